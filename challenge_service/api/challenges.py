@@ -1,0 +1,163 @@
+"""Blueprint ``challenges``: the endpoints the widget calls from the browser.
+
+These endpoints are called cross-origin from the portal's page, so they answer
+CORS preflight requests and check the Origin header against the site's
+hostnames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint
+from flask import jsonify
+from flask import request
+from flask import Response
+
+from ..errors import InvalidEnvelope
+from ..errors import InvalidRequest
+from ..errors import OriginNotAllowed
+from ..errors import UnknownSiteKey
+from ..storage import Site
+from . import current_service
+from .schemas import ACTION
+from .schemas import json_body
+from .schemas import language
+from .schemas import string_field
+
+bp = Blueprint("challenges", __name__, url_prefix="/api/v1/challenges")
+
+#: Seconds a browser may cache a preflight answer.
+PREFLIGHT_MAX_AGE = 600
+
+
+@bp.after_request
+def _allow_origin(response: Response) -> Response:
+    # The body of an error must be readable by the widget too, so every
+    # response names the caller's origin; the site check happens in the views.
+    origin = request.headers.get("Origin")
+
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "POST"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
+
+    return response
+
+
+@bp.route("", methods=["OPTIONS"])
+@bp.route("/<challenge_id>/answer", methods=["OPTIONS"])
+def preflight(challenge_id: str | None = None) -> Response:
+    return Response(status=204)
+
+
+def _hostname_of_origin(site: Site) -> str:
+    """Return the caller's hostname if the site allows it."""
+    origin = request.headers.get("Origin")
+
+    if not origin or origin == "null":
+        raise OriginNotAllowed(
+            "The Origin header is missing; call this endpoint from a page"
+            " served on one of the site's hostnames.",
+            field="Origin",
+        )
+
+    hostname = urlsplit(origin).hostname or ""
+
+    if hostname not in site.hostnames:
+        raise OriginNotAllowed(
+            f"The origin {origin!r} is not allowed for this site key; add its"
+            " hostname to the site or use the site key made for it.",
+            field="Origin",
+        )
+
+    return hostname
+
+
+def _site(sitekey: str) -> Site:
+    site = current_service().store.site_by_sitekey(sitekey)
+
+    if site is None:
+        raise UnknownSiteKey(
+            "sitekey is not the key of any site; copy the site key that"
+            " `challenge-service sites add` printed.",
+            field="sitekey",
+        )
+
+    return site
+
+
+@bp.post("")
+def create_challenge() -> tuple[Response, int]:
+    """Issue a challenge for the site, action and language in the body."""
+    body = json_body()
+    sitekey = string_field(body, "sitekey", 64)
+    action = string_field(body, "action", 32, pattern=ACTION)
+    lang = language(body)
+    site = _site(sitekey)
+    hostname = _hostname_of_origin(site)
+    challenge = current_service().issue(site, action, hostname, lang)
+    return jsonify(challenge), 201
+
+
+@bp.post("/<challenge_id>/answer")
+def answer_challenge(challenge_id: str) -> Response:
+    """Check an answer; return a pass token when the challenge is solved."""
+    service = current_service()
+    body = json_body()
+    envelope = string_field(body, "envelope", 2048)
+
+    if "answer" not in body:
+        raise InvalidRequest("answer is missing; it is required.", field="answer")
+
+    _check_client_report(body.get("client"))
+    state = service.open_envelope(challenge_id, envelope)
+    site = service.store.site_by_id(state["site"])
+
+    if site is None:
+        raise InvalidEnvelope(
+            "The site of this challenge no longer exists.", field="envelope"
+        )
+
+    if _hostname_of_origin(site) != state["host"]:
+        raise OriginNotAllowed(
+            "The challenge was issued to another origin.", field="Origin"
+        )
+
+    return jsonify(service.answer(site, state, body["answer"]))
+
+
+def _check_client_report(report: Any) -> None:
+    """Validate the widget's optional report about how it solved the challenge."""
+    if report is None:
+        return
+
+    if not isinstance(report, dict) or len(report) > 8:
+        raise InvalidRequest(
+            "client must be an object with at most 8 fields.", field="client"
+        )
+
+    solver = report.get("solver")
+
+    if solver is not None and (not isinstance(solver, str) or len(solver) > 32):
+        raise InvalidRequest(
+            "client.solver must be a string of at most 32 characters.",
+            field="client.solver",
+        )
+
+    for name in ("hash_rate", "solve_ms"):
+        value = report.get(name)
+
+        if value is None:
+            continue
+
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise InvalidRequest(
+                f"client.{name} must be a non-negative number.",
+                field=f"client.{name}",
+            )

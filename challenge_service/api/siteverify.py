@@ -1,0 +1,141 @@
+"""Blueprint ``siteverify``: the portal's server-to-server token check.
+
+Requests and responses follow the convention shared by reCAPTCHA, hCaptcha
+and Turnstile: form-encoded or JSON fields ``secret``, ``response``,
+``remoteip``, ``idempotency_key`` and ``sitekey``; an HTTP 200 answer with
+``success`` and, on failure, ``error-codes``. A portal switches to this
+service by changing the URL it posts to.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Any
+
+from flask import Blueprint
+from flask import jsonify
+from flask import request
+from flask import Response
+from werkzeug.exceptions import HTTPException
+
+from ..errors import StoreUnavailable
+from . import current_service
+
+bp = Blueprint("siteverify", __name__, url_prefix="/api/v1")
+
+#: Longest value accepted for each field, in characters.
+FIELD_LIMITS = {
+    "secret": 128,
+    "response": 2048,
+    "remoteip": 64,
+    "idempotency_key": 64,
+    "sitekey": 64,
+}
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+#: A sentence for the developer for each error code.
+MESSAGES = {
+    "missing-input-secret": "secret is missing; send the site secret.",
+    "missing-input-response": (
+        "response is missing; send the pass token from the form field."
+    ),
+    "invalid-input-secret": "secret is not the secret of any site.",
+    "sitekey-secret-mismatch": "sitekey does not belong to the site of this secret.",
+    "invalid-input-response": (
+        "response is not a pass token issued by this service for this site."
+    ),
+    "timeout-or-duplicate": "response expired or was verified before.",
+    "invalid-remoteip": "remoteip is not an IPv4 or IPv6 address.",
+    "bad-request": "The request is malformed.",
+    "internal-error": "The service could not verify the token; retry shortly.",
+}
+
+
+def _failure(code: str, message: str | None = None) -> dict[str, Any]:
+    return {
+        "success": False,
+        "error-codes": [code],
+        "message": message or MESSAGES[code],
+    }
+
+
+def _fields() -> dict[str, str | None] | dict[str, Any]:
+    """Read the request fields, or return a failure answer."""
+    if request.is_json:
+        try:
+            body = json.loads(request.get_data(cache=True))
+        except (ValueError, UnicodeDecodeError):
+            return _failure("bad-request", "The request body is not valid JSON.")
+
+        if not isinstance(body, dict):
+            return _failure("bad-request", "The request body must be a JSON object.")
+    else:
+        body = request.form.to_dict(flat=True)
+
+    fields: dict[str, str | None] = {}
+
+    for name, limit in FIELD_LIMITS.items():
+        value = body.get(name)
+
+        if value is not None and not isinstance(value, str):
+            return _failure("bad-request", f"{name} must be a string.")
+
+        if value is not None and len(value) > limit:
+            return _failure("bad-request", f"{name} is longer than {limit} characters.")
+
+        fields[name] = value or None
+
+    return fields
+
+
+@bp.post("/siteverify")
+def siteverify() -> Response:
+    """Verify a pass token once for the portal's back end."""
+    fields = _fields()
+
+    if "success" in fields:
+        return jsonify(fields)
+
+    key = fields["idempotency_key"]
+
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        return jsonify(
+            _failure(
+                "bad-request",
+                "idempotency_key must be 1 to 64 letters, digits or '_.:-',"
+                " such as a UUID.",
+            )
+        )
+
+    if fields["remoteip"] is not None:
+        try:
+            ipaddress.ip_address(fields["remoteip"])
+        except ValueError:
+            return jsonify(_failure("invalid-remoteip"))
+
+    try:
+        result = current_service().verify(fields)
+    except StoreUnavailable:
+        return jsonify(_failure("internal-error"))
+
+    if not result["success"]:
+        result["message"] = MESSAGES[result["error-codes"][0]]
+
+    return jsonify(result)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> tuple[Response, int]:
+    # Keep the siteverify shape for errors raised while reading the body, such
+    # as a body over the size limit, so that portal libraries can parse them.
+    body = _failure("bad-request", error.description)
+
+    if error.code == 413:
+        body["message"] = (
+            f"The request body is larger than {request.max_content_length} bytes."
+        )
+
+    return jsonify(body), error.code or 400

@@ -1,0 +1,197 @@
+"""The ``challenge-service`` command line: run the service and manage sites."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from . import config as config_module
+from . import create_app
+from . import DATABASE_NAME
+from .config import ConfigError
+from .sites import create_site
+from .sites import rotate_secret
+from .storage import SQLiteStore
+
+DEMO_SITE_FILE = "demo-site.json"
+DEMO_HOSTNAMES = ["localhost", "127.0.0.1"]
+
+
+def _set_env(name: str, value: object) -> None:
+    # Settings pass through the environment so that gunicorn workers and the
+    # demo portal's process read the same values as this process.
+    if value is not None:
+        os.environ[config_module.ENV_PREFIX + name] = str(value)
+
+
+def _build_app():
+    try:
+        return create_app()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _store(data_dir: Path | None) -> SQLiteStore:
+    # Site commands need the store only, not the signing keys.
+    settings = dict(config_module.DEFAULTS)
+
+    try:
+        settings.update(config_module.load_env())
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+    folder = data_dir or Path(settings["DATA_DIR"])
+    return SQLiteStore(folder.resolve() / DATABASE_NAME)
+
+
+def _data_dir_option(function):
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Folder of the SQLite store [env CHALLENGE_SERVICE_DATA_DIR;"
+        " default ./challenge-data].",
+    )(function)
+
+
+@click.group()
+def main() -> None:
+    """Self-hosted adaptive challenge service for public booking portals."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes [default 2 x cores + 1, at most 8].")
+@_data_dir_option
+@click.option("--demo", is_flag=True, help="Generate keys, create the localhost demo site and serve the demo portal.")
+@click.option("--demo-port", default=8081, show_default=True, type=click.IntRange(1, 65535), help="Port of the demo portal, another origin than the service.")
+@click.option("--dev", is_flag=True, help="Run Flask's debug server instead of gunicorn; implies --demo.")
+def serve(host, port, workers, data_dir, demo, demo_port, dev) -> None:
+    """Run the service under gunicorn."""
+    from . import server
+
+    _set_env("DATA_DIR", data_dir)
+
+    if demo or dev:
+        _set_env("DEMO", 1)
+
+    app = _build_app()
+    portal = None
+
+    if app.config["DEMO"]:
+        sitekey = _ensure_demo_site(app)
+        service_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        portal = _start_demo_portal(app, service_url, demo_port)
+        click.echo(f"Demo site key: {sitekey}")
+        click.echo(f"Demo portal: http://localhost:{demo_port}/demo/")
+
+    click.echo(f"Service: http://{host}:{port}/ (data in {app.config['DATA_DIR']})")
+
+    try:
+        if dev:
+            app.run(host=host, port=port, debug=True, use_reloader=False)
+        else:
+            server.run(lambda: app, host, port, workers or server.default_workers())
+    finally:
+        if portal is not None:
+            portal.terminate()
+            portal.wait(timeout=10)
+
+
+def _ensure_demo_site(app) -> str:
+    """Create the localhost demo site once and keep its secret for the demo portal."""
+    service = app.extensions["challenge_service"]
+    path = Path(app.config["DATA_DIR"]) / DEMO_SITE_FILE
+
+    if path.exists():
+        record = json.loads(path.read_text())
+
+        if service.store.site_by_sitekey(record["sitekey"]) is not None:
+            return record["sitekey"]
+
+    site, secret = create_site(
+        service.store, "Demo pool", DEMO_HOSTNAMES, time.time(), demo=True
+    )
+    path.write_text(json.dumps({"sitekey": site.sitekey, "secret": secret}))
+    path.chmod(0o600)
+    return site.sitekey
+
+
+def _start_demo_portal(app, service_url: str, port: int) -> subprocess.Popen:
+    site_file = Path(app.config["DATA_DIR"]) / DEMO_SITE_FILE
+    command = [
+        sys.executable,
+        "-m",
+        "challenge_service.demo",
+        "--port",
+        str(port),
+        "--service-url",
+        service_url,
+        "--site-file",
+        str(site_file),
+    ]
+    return subprocess.Popen(command)
+
+
+@main.group()
+def sites() -> None:
+    """Create, list and manage sites."""
+
+
+@sites.command("add")
+@click.option("--name", required=True, help="Name of the portal, for operators.")
+@click.option("--hostname", "hostnames", multiple=True, required=True, help="Hostname of a page that embeds the widget; repeat for several.")
+@_data_dir_option
+def sites_add(name: str, hostnames: tuple[str, ...], data_dir: Path | None) -> None:
+    """Create a site and print its site key and secret once."""
+    try:
+        site, secret = create_site(_store(data_dir), name, list(hostnames), time.time())
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--hostname/--name") from None
+
+    click.echo(f"site key: {site.sitekey}")
+    click.echo(f"secret:   {secret}")
+    click.echo("Store the secret now: it is kept only as a hash and cannot be shown again.")
+
+
+@sites.command("list")
+@_data_dir_option
+def sites_list(data_dir: Path | None) -> None:
+    """List the sites with their site keys and hostnames."""
+    for site in _store(data_dir).sites():
+        hostnames = ", ".join(site.hostnames)
+        click.echo(f"{site.sitekey}  {site.name}  [{hostnames}]")
+
+
+@sites.command("rotate-secret")
+@click.argument("sitekey")
+@click.option("--grace", type=click.IntRange(0, 30 * 86400), help="Seconds the old secret keeps working [env CHALLENGE_SERVICE_SECRET_GRACE; default 86400].")
+@_data_dir_option
+def sites_rotate_secret(sitekey: str, grace: int | None, data_dir: Path | None) -> None:
+    """Give a site a new secret; the old one works for a grace period."""
+    if grace is None:
+        grace = config_module.load_env().get(
+            "SECRET_GRACE", config_module.DEFAULTS["SECRET_GRACE"]
+        )
+
+    result = rotate_secret(_store(data_dir), sitekey, time.time(), grace)
+
+    if result is None:
+        raise click.ClickException(f"No site has the site key {sitekey!r}; see `sites list`.")
+
+    click.echo(f"secret:   {result[1]}")
+    click.echo(f"The old secret keeps working for {grace} seconds.")
+
+
+@main.command()
+@_data_dir_option
+def purge(data_dir: Path | None) -> None:
+    """Delete records of used challenges and tokens that have expired."""
+    deleted = _store(data_dir).purge_expired(time.time())
+    click.echo(f"Deleted {deleted} expired records.")

@@ -1,0 +1,173 @@
+"""Settings: defaults, environment variables and validation.
+
+Every setting can be given as an environment variable named with the
+``CHALLENGE_SERVICE_`` prefix, for example ``CHALLENGE_SERVICE_TOKEN_TTL=120``.
+This module is the only place that reads the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CHALLENGE_SERVICE_"
+
+#: Lower and upper bounds, in seconds, of every lifetime a caller can set.
+MIN_TTL = 10
+MAX_TTL = 3600
+
+#: Shortest signing key accepted, in characters.
+MIN_KEY_LENGTH = 32
+
+#: Values that people paste from examples; the service rejects them as keys.
+PLACEHOLDER_KEYS = frozenset(
+    {"change-me", "changeme", "secret", "dev", "test", "placeholder", "xxx"}
+)
+
+DEFAULTS: dict[str, Any] = {
+    # Signing keys, oldest first: the last one signs, all of them verify.
+    "SIGNING_KEYS": [],
+    # Folder for the SQLite store and, in demo mode, the generated keys.
+    "DATA_DIR": "challenge-data",
+    # Demo mode: generate keys on first start and create the localhost site.
+    "DEMO": False,
+    # Seconds a challenge can be answered after it was issued.
+    "CHALLENGE_TTL": 300,
+    # Seconds a pass token can be verified after it was issued.
+    "TOKEN_TTL": 300,
+    # Seconds an old site secret keeps working after ``sites rotate-secret``.
+    "SECRET_GRACE": 86400,
+    # Largest request body accepted, in bytes.
+    "MAX_BODY_BYTES": 16384,
+}
+
+#: Bounds of the integer settings, checked at start.
+_INT_BOUNDS = {
+    "CHALLENGE_TTL": (MIN_TTL, MAX_TTL),
+    "TOKEN_TTL": (MIN_TTL, MAX_TTL),
+    "SECRET_GRACE": (0, 30 * 86400),
+    "MAX_BODY_BYTES": (1024, 1024 * 1024),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(Exception):
+    """Raised when a setting is missing or invalid; the message says what to set."""
+
+
+def load_env(environ: os._Environ[str] | dict[str, str] | None = None) -> dict:
+    """Read every known setting from prefixed environment variables."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+
+    for name, default in DEFAULTS.items():
+        raw = environ.get(ENV_PREFIX + name)
+
+        if raw is None:
+            continue
+
+        values[name] = _parse(name, raw, default)
+
+    return values
+
+
+def _parse(name: str, raw: str, default: Any) -> Any:
+    env_name = ENV_PREFIX + name
+
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+
+        if lowered in _TRUE:
+            return True
+
+        if lowered in _FALSE:
+            return False
+
+        raise ConfigError(f"{env_name}={raw!r} is not a boolean; use 1 or 0.")
+
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{env_name}={raw!r} is not a whole number of"
+                f" {'bytes' if 'BYTES' in name else 'seconds'}."
+            ) from None
+
+    if isinstance(default, list):
+        return [part.strip() for part in raw.split(",") if part.strip()]
+
+    return raw
+
+
+def validate(config: dict) -> None:
+    """Check every setting and raise :class:`ConfigError` naming the fix."""
+    for name, (low, high) in _INT_BOUNDS.items():
+        value = config[name]
+        unit = "bytes" if "BYTES" in name else "seconds"
+
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number of {unit}.")
+
+        if not low <= value <= high:
+            raise ConfigError(
+                f"{ENV_PREFIX}{name}={value} is out of range; use {low} to"
+                f" {high} {unit}."
+            )
+
+    keys = config["SIGNING_KEYS"]
+
+    if not keys:
+        raise ConfigError(
+            f"No signing key is set. Set {ENV_PREFIX}SIGNING_KEYS to a random"
+            f" value of at least {MIN_KEY_LENGTH} characters, the same on every"
+            " instance (for example the output of"
+            " `python -c 'import secrets; print(secrets.token_urlsafe(32))'`),"
+            " or start with --demo for a local trial."
+        )
+
+    for key in keys:
+        if key.lower() in PLACEHOLDER_KEYS or len(key) < MIN_KEY_LENGTH:
+            raise ConfigError(
+                f"{ENV_PREFIX}SIGNING_KEYS contains a placeholder or a key shorter"
+                f" than {MIN_KEY_LENGTH} characters; replace it with a random"
+                " value."
+            )
+
+
+def demo_keys(data_dir: Path) -> list[str]:
+    """Load the demo signing keys from the data folder, creating them once.
+
+    Every worker process of one demo service reads the same file, so a token
+    signed by one worker verifies in another.
+    """
+    path = data_dir / "demo-signing-keys.json"
+
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        _write_private(path, json.dumps([secrets.token_urlsafe(32)]))
+
+    return json.loads(path.read_text())
+
+
+def _write_private(path: Path, text: str) -> None:
+    # Write to a temporary name and rename, so that concurrent workers never
+    # read a half-written file and the first writer wins.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()

@@ -1,0 +1,178 @@
+"""Errors raised by the service and the JSON responses that describe them.
+
+Every error response has the same body::
+
+    {"status": 400, "error": "invalid-field", "message": "...", "field": "action"}
+
+``error`` is a stable code that clients can switch on, ``message`` is a
+sentence for the developer that names the field and the fix, and ``field``
+names the request field at fault, or is null.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask
+from flask import jsonify
+from flask import request
+from flask import Response
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """Base of the errors that become a JSON error response."""
+
+    status = 400
+    code = "bad-request"
+
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.retry_after = retry_after
+
+
+class InvalidRequest(ServiceError):
+    """Raised when a request body or field is malformed, missing or out of range."""
+
+    code = "invalid-request"
+
+
+class UnsupportedMediaType(ServiceError):
+    """Raised when the request body is not in a format the endpoint reads."""
+
+    status = 415
+    code = "unsupported-media-type"
+
+
+class UnknownSiteKey(ServiceError):
+    """Raised when no site has the site key given by the widget."""
+
+    code = "unknown-sitekey"
+
+
+class OriginNotAllowed(ServiceError):
+    """Raised when the request's Origin is not one of the site's hostnames."""
+
+    status = 403
+    code = "origin-not-allowed"
+
+
+class UnknownChallenge(ServiceError):
+    """Raised when a challenge id is malformed or does not match its envelope."""
+
+    status = 404
+    code = "unknown-challenge"
+
+
+class InvalidEnvelope(ServiceError):
+    """Raised when an envelope is malformed, tampered with or for another site."""
+
+    code = "invalid-envelope"
+
+
+class ChallengeExpired(ServiceError):
+    """Raised when an answer arrives after the challenge expired."""
+
+    status = 410
+    code = "expired"
+
+
+class AlreadyAnswered(ServiceError):
+    """Raised when a challenge that was already answered is answered again."""
+
+    status = 409
+    code = "already-answered"
+
+
+class WrongAnswer(ServiceError):
+    """Raised when the answer to a challenge is not correct."""
+
+    status = 422
+    code = "wrong-answer"
+
+
+class StoreUnavailable(ServiceError):
+    """Raised when the store cannot be reached; the client should retry later."""
+
+    status = 503
+    code = "store-unavailable"
+
+
+#: Codes for the HTTP errors that Flask and Werkzeug raise themselves.
+_HTTP_CODES = {
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    retry_after: int | None = None,
+) -> Response:
+    """Build the JSON error response shared by every endpoint."""
+    body = {"status": status, "error": code, "message": message, "field": field}
+    response = jsonify(body)
+    response.status_code = status
+
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+
+    return response
+
+
+def _handle_service_error(error: ServiceError) -> Response:
+    if error.status >= 500:
+        logger.error("%s on %s: %s", error.code, request.path, error.message)
+    else:
+        logger.info("rejected %s on %s: %s", error.code, request.path, error.field)
+
+    return error_response(
+        error.status, error.code, error.message, error.field, error.retry_after
+    )
+
+
+def _handle_http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    code = _HTTP_CODES.get(status, "bad-request")
+    message = error.description or "The request could not be handled."
+
+    if status == 413:
+        message = (
+            "The request body is larger than the service accepts; send at most"
+            f" {request.max_content_length} bytes."
+        )
+
+    return error_response(status, code, message)
+
+
+def _handle_unexpected(error: Exception) -> Response:
+    error_id = secrets.token_hex(6)
+    logger.error("unexpected error %s on %s", error_id, request.path, exc_info=error)
+    return error_response(
+        500,
+        "internal-error",
+        f"The service failed unexpectedly; quote error id {error_id} to the"
+        " operator.",
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Register the JSON error handlers."""
+    app.register_error_handler(ServiceError, _handle_service_error)
+    app.register_error_handler(HTTPException, _handle_http_error)
+    app.register_error_handler(Exception, _handle_unexpected)

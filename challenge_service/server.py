@@ -1,0 +1,59 @@
+"""Running Flask applications under gunicorn, the production WSGI server."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+#: Upper bound of the default worker count; more rarely helps a sync server.
+MAX_DEFAULT_WORKERS = 8
+
+
+def default_workers() -> int:
+    """Return gunicorn's usual worker count for this machine, 2 x cores + 1."""
+    return min(2 * multiprocessing.cpu_count() + 1, MAX_DEFAULT_WORKERS)
+
+
+class GunicornServer(BaseApplication):
+    """Serve one Flask application with pre-forked gunicorn workers."""
+
+    def __init__(self, load_app: Callable[[], Flask], options: dict[str, Any]) -> None:
+        self._load_app = load_app
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for name, value in self._options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        return self._load_app()
+
+
+def run(
+    load_app: Callable[[], Flask],
+    host: str,
+    port: int,
+    workers: int,
+    threads: int = 1,
+) -> None:
+    """Serve until the process is stopped."""
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        # Build the application once in the master so that a bad setting stops
+        # the start with one clear message instead of crashing every worker.
+        "preload_app": True,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "warning",
+        "timeout": 30,
+        "graceful_timeout": 5,
+    }
+    GunicornServer(load_app, options).run()

@@ -1,0 +1,100 @@
+"""The store interface that every back end implements.
+
+The store records what must not happen twice (answered challenges, verified
+pass tokens, idempotent verify answers) and the sites. Challenge content is
+derived from signed envelopes, so it is never stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Protocol
+
+
+@dataclasses.dataclass(frozen=True)
+class Site:
+    """One portal integration."""
+
+    id: int
+    name: str
+    sitekey: str
+    hostnames: tuple[str, ...]
+    secret_hash: str
+    #: Hash of the secret that was replaced, accepted until ``previous_secret_expires``.
+    previous_secret_hash: str | None
+    previous_secret_expires: float | None
+    created_at: float
+    demo: bool
+    #: Level of every challenge of this site until the risk policy sets one.
+    default_level: int
+
+
+class Redemption(enum.Enum):
+    """Outcome of an attempt to redeem a pass token."""
+
+    #: First redemption: the token is now spent.
+    REDEEMED = "redeemed"
+    #: Retry with the idempotency key of an earlier success: same answer again.
+    REPLAYED = "replayed"
+    #: The token was spent before.
+    DUPLICATE = "duplicate"
+
+
+class Store(Protocol):
+    """Storage used by the service; every method is safe across processes."""
+
+    def add_site(
+        self,
+        name: str,
+        sitekey: str,
+        secret_hash: str,
+        hostnames: tuple[str, ...],
+        now: float,
+        demo: bool = False,
+    ) -> Site:
+        """Insert a new site and return it."""
+
+    def site_by_id(self, site_id: int) -> Site | None:
+        """Return the site with this id, or None."""
+
+    def site_by_sitekey(self, sitekey: str) -> Site | None:
+        """Return the site with this public key, or None."""
+
+    def site_by_secret_hash(self, secret_hash: str, now: float) -> Site | None:
+        """Return the site whose current or still-valid previous secret has this hash."""
+
+    def sites(self) -> list[Site]:
+        """Return every site, oldest first."""
+
+    def rotate_secret(
+        self, sitekey: str, secret_hash: str, previous_expires: float
+    ) -> Site | None:
+        """Replace a site's secret, keeping the old one valid until ``previous_expires``."""
+
+    def consume(self, scope: str, item_id: str, expires_at: float) -> bool:
+        """Mark ``item_id`` used; return False if it was used before.
+
+        The record is kept until ``expires_at``, after which the signed item is
+        rejected as expired anyway.
+        """
+
+    def redeem(
+        self,
+        site_id: int,
+        token_id: str,
+        expires_at: float,
+        idempotency_key: str | None,
+        response: str,
+    ) -> tuple[Redemption, str | None]:
+        """Spend a pass token in one atomic step.
+
+        With an idempotency key, a later call with the same site, token and key
+        gets ``REPLAYED`` and the ``response`` stored by the first call.
+        """
+
+    def purge_expired(self, now: float) -> int:
+        """Delete used-id and idempotency records past their expiry; return the count."""
+
+    def check(self) -> None:
+        """Raise :class:`~challenge_service.errors.StoreUnavailable` if the store is down."""

@@ -1,0 +1,280 @@
+"""SQLite store: the embedded default for one machine and several workers.
+
+Each process and thread opens its own connection. WAL mode lets readers run
+beside the one writer, and every check-and-write runs inside one
+``BEGIN IMMEDIATE`` transaction, so two workers can never both spend the same
+token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import StoreUnavailable
+from .base import Redemption
+from .base import Site
+
+#: Milliseconds a connection waits for the write lock before giving up.
+BUSY_TIMEOUT_MS = 5000
+
+#: Rows deleted per purge statement, so a purge never holds the lock for long.
+PURGE_BATCH = 5000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sites (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    sitekey TEXT NOT NULL UNIQUE,
+    secret_hash TEXT NOT NULL UNIQUE,
+    previous_secret_hash TEXT,
+    previous_secret_expires REAL,
+    hostnames TEXT NOT NULL,
+    demo INTEGER NOT NULL DEFAULT 0,
+    default_level INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sites_previous_secret ON sites (previous_secret_hash);
+CREATE TABLE IF NOT EXISTS used_ids (
+    scope TEXT NOT NULL,
+    id TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (scope, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS used_ids_expiry ON used_ids (expires_at);
+CREATE TABLE IF NOT EXISTS idempotency (
+    site_id INTEGER NOT NULL,
+    token_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    response TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (site_id, token_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
+"""
+
+_SITE_COLUMNS = (
+    "id, name, sitekey, hostnames, secret_hash, previous_secret_hash,"
+    " previous_secret_expires, created_at, demo, default_level"
+)
+
+
+class SQLiteStore:
+    """Store backed by one SQLite file."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+        try:
+            self._connection().executescript(_SCHEMA)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(
+                f"The SQLite store at {self.path} could not be opened: {error}."
+            ) from error
+
+    def _connection(self) -> sqlite3.Connection:
+        # A connection opened before a fork must not be used by the child.
+        connection = getattr(self._local, "connection", None)
+
+        if connection is not None and self._local.pid == os.getpid():
+            return connection
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+        )
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self._local.connection = connection
+        self._local.pid = os.getpid()
+        return connection
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            connection = self._connection()
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            self._local.connection = None
+            raise StoreUnavailable(
+                "The SQLite store could not be opened; retry shortly.",
+                retry_after=1,
+            ) from error
+
+        try:
+            yield connection
+        except sqlite3.Error as error:
+            connection.execute("ROLLBACK")
+            raise StoreUnavailable(
+                "The SQLite store failed; retry shortly.", retry_after=1
+            ) from error
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+        try:
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._local.connection = None
+            raise StoreUnavailable(
+                "The SQLite store could not commit; retry shortly.", retry_after=1
+            ) from error
+
+    def _query(self, sql: str, parameters: tuple = ()) -> list[tuple]:
+        try:
+            return self._connection().execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            self._local.connection = None
+            raise StoreUnavailable(
+                "The SQLite store failed; retry shortly.", retry_after=1
+            ) from error
+
+    def add_site(
+        self,
+        name: str,
+        sitekey: str,
+        secret_hash: str,
+        hostnames: tuple[str, ...],
+        now: float,
+        demo: bool = False,
+    ) -> Site:
+        with self._transaction() as connection:
+            cursor = connection.execute(
+                "INSERT INTO sites (name, sitekey, secret_hash, hostnames, demo,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (name, sitekey, secret_hash, json.dumps(hostnames), demo, now),
+            )
+            site_id = cursor.lastrowid
+
+        site = self.site_by_id(site_id)
+        assert site is not None
+        return site
+
+    def _site_where(self, condition: str, parameters: tuple) -> Site | None:
+        rows = self._query(
+            f"SELECT {_SITE_COLUMNS} FROM sites WHERE {condition}", parameters
+        )
+        return _site_from_row(rows[0]) if rows else None
+
+    def site_by_id(self, site_id: int) -> Site | None:
+        return self._site_where("id = ?", (site_id,))
+
+    def site_by_sitekey(self, sitekey: str) -> Site | None:
+        return self._site_where("sitekey = ?", (sitekey,))
+
+    def site_by_secret_hash(self, secret_hash: str, now: float) -> Site | None:
+        site = self._site_where("secret_hash = ?", (secret_hash,))
+
+        if site is not None:
+            return site
+
+        return self._site_where(
+            "previous_secret_hash = ? AND previous_secret_expires > ?",
+            (secret_hash, now),
+        )
+
+    def sites(self) -> list[Site]:
+        rows = self._query(f"SELECT {_SITE_COLUMNS} FROM sites ORDER BY id")
+        return [_site_from_row(row) for row in rows]
+
+    def rotate_secret(
+        self, sitekey: str, secret_hash: str, previous_expires: float
+    ) -> Site | None:
+        with self._transaction() as connection:
+            connection.execute(
+                "UPDATE sites SET previous_secret_hash = secret_hash,"
+                " previous_secret_expires = ?, secret_hash = ? WHERE sitekey = ?",
+                (previous_expires, secret_hash, sitekey),
+            )
+
+        return self.site_by_sitekey(sitekey)
+
+    def consume(self, scope: str, item_id: str, expires_at: float) -> bool:
+        with self._transaction() as connection:
+            cursor = connection.execute(
+                "INSERT OR IGNORE INTO used_ids (scope, id, expires_at)"
+                " VALUES (?, ?, ?)",
+                (scope, item_id, expires_at),
+            )
+            return cursor.rowcount == 1
+
+    def redeem(
+        self,
+        site_id: int,
+        token_id: str,
+        expires_at: float,
+        idempotency_key: str | None,
+        response: str,
+    ) -> tuple[Redemption, str | None]:
+        with self._transaction() as connection:
+            if idempotency_key is not None:
+                row = connection.execute(
+                    "SELECT response FROM idempotency"
+                    " WHERE site_id = ? AND token_id = ? AND key = ?",
+                    (site_id, token_id, idempotency_key),
+                ).fetchone()
+
+                if row is not None:
+                    return Redemption.REPLAYED, row[0]
+
+            cursor = connection.execute(
+                "INSERT OR IGNORE INTO used_ids (scope, id, expires_at)"
+                " VALUES ('token', ?, ?)",
+                (token_id, expires_at),
+            )
+
+            if cursor.rowcount != 1:
+                return Redemption.DUPLICATE, None
+
+            if idempotency_key is not None:
+                connection.execute(
+                    "INSERT INTO idempotency (site_id, token_id, key, response,"
+                    " expires_at) VALUES (?, ?, ?, ?, ?)",
+                    (site_id, token_id, idempotency_key, response, expires_at),
+                )
+
+        return Redemption.REDEEMED, None
+
+    def purge_expired(self, now: float) -> int:
+        deleted = 0
+
+        for table, key in (("used_ids", "scope, id"), ("idempotency", "site_id, token_id, key")):
+            while True:
+                with self._transaction() as connection:
+                    cursor = connection.execute(
+                        f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key}"
+                        f" FROM {table} WHERE expires_at <= ? LIMIT ?)",
+                        (now, PURGE_BATCH),
+                    )
+
+                deleted += cursor.rowcount
+
+                if cursor.rowcount < PURGE_BATCH:
+                    break
+
+        return deleted
+
+    def check(self) -> None:
+        self._query("SELECT 1")
+
+
+def _site_from_row(row: tuple) -> Site:
+    return Site(
+        id=row[0],
+        name=row[1],
+        sitekey=row[2],
+        hostnames=tuple(json.loads(row[3])),
+        secret_hash=row[4],
+        previous_secret_hash=row[5],
+        previous_secret_expires=row[6],
+        created_at=row[7],
+        demo=bool(row[8]),
+        default_level=row[9],
+    )
