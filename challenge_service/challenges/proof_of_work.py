@@ -47,14 +47,24 @@ def solve(salt: str, index: int, bits: int, start: int = 0) -> int:
 
     Used by tests and benchmarks; the browser solves with the widget.
     """
-    prefix = f"{salt}:{index}:".encode()
-    limit = 1 << (256 - bits)
-    nonce = start
+    # Hash the fixed prefix once; comparing digests as bytes is comparing them
+    # as big-endian numbers.
+    prefix = hashlib.sha256(f"{salt}:{index}:".encode())
+    target = _target(bits)
 
-    while int.from_bytes(hashlib.sha256(prefix + str(nonce).encode()).digest(), "big") >= limit:
-        nonce += 1
+    for nonce in range(start, MAX_NONCE):
+        attempt = prefix.copy()
+        attempt.update(b"%d" % nonce)
 
-    return nonce
+        if attempt.digest() < target:
+            return nonce
+
+    raise ValueError(f"No nonce from {start} solves puzzle {index}.")
+
+
+def _target(bits: int) -> bytes:
+    """Return the smallest digest that has fewer than ``bits`` leading zero bits."""
+    return (1 << (256 - bits)).to_bytes(32, "big")
 
 
 class ProofOfWork:
@@ -112,13 +122,13 @@ class ProofOfWork:
         if len(answer) != params["puzzles"]:
             return Verdict(False, "nonce-count")
 
-        limit = 1 << (256 - params["bits"])
+        target = _target(params["bits"])
         salt = params["salt"]
 
         for index, nonce in enumerate(answer):
             digest = hashlib.sha256(f"{salt}:{index}:{nonce}".encode()).digest()
 
-            if int.from_bytes(digest, "big") >= limit:
+            if digest >= target:
                 return Verdict(False, "hash-above-target")
 
         return Verdict(True)

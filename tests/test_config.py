@@ -1,0 +1,81 @@
+"""Settings: environment parsing, validation and demo keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from challenge_service import create_app
+from challenge_service.config import ConfigError
+from challenge_service.config import demo_keys
+from challenge_service.config import load_env
+
+
+def test_load_env_parses_types():
+    values = load_env(
+        {
+            "CHALLENGE_SERVICE_TOKEN_TTL": "120",
+            "CHALLENGE_SERVICE_DEMO": "yes",
+            "CHALLENGE_SERVICE_SIGNING_KEYS": "old-key , new-key",
+            "OTHER_TOKEN_TTL": "5",
+        }
+    )
+
+    assert values == {
+        "TOKEN_TTL": 120,
+        "DEMO": True,
+        "SIGNING_KEYS": ["old-key", "new-key"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "message"),
+    [
+        ("TOKEN_TTL", "five", "not a whole number of seconds"),
+        ("DEMO", "maybe", "not a boolean"),
+        ("MAX_BODY_BYTES", "1.5", "not a whole number of bytes"),
+    ],
+)
+def test_load_env_rejects_bad_values(name, raw, message):
+    with pytest.raises(ConfigError, match=message):
+        load_env({f"CHALLENGE_SERVICE_{name}": raw})
+
+
+def test_missing_signing_key_stops_start(tmp_path):
+    with pytest.raises(ConfigError, match="CHALLENGE_SERVICE_SIGNING_KEYS"):
+        create_app({"DATA_DIR": str(tmp_path)})
+
+
+@pytest.mark.parametrize("key", ["change-me", "secret", "short-key"])
+def test_placeholder_signing_key_stops_start(tmp_path, key):
+    with pytest.raises(ConfigError, match="placeholder or a key shorter"):
+        create_app({"DATA_DIR": str(tmp_path), "SIGNING_KEYS": [key]})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TOKEN_TTL", 1_722_482_693_000),
+        ("TOKEN_TTL", 0),
+        ("CHALLENGE_TTL", -5),
+        ("CHALLENGE_TTL", 3601),
+        ("MAX_BODY_BYTES", 10),
+    ],
+)
+def test_out_of_range_lifetime_stops_start(tmp_path, name, value):
+    settings = {"DATA_DIR": str(tmp_path), "SIGNING_KEYS": ["k" * 40], name: value}
+
+    with pytest.raises(ConfigError, match=f"CHALLENGE_SERVICE_{name}={value}"):
+        create_app(settings)
+
+
+def test_demo_mode_generates_shared_keys(tmp_path):
+    first = create_app({"DATA_DIR": str(tmp_path), "DEMO": True})
+    second = create_app({"DATA_DIR": str(tmp_path), "DEMO": True})
+
+    assert first.config["SIGNING_KEYS"] == second.config["SIGNING_KEYS"]
+    assert len(first.config["SIGNING_KEYS"][0]) >= 32
+    assert (tmp_path / "demo-signing-keys.json").stat().st_mode & 0o077 == 0
+
+
+def test_demo_keys_are_created_once(tmp_path):
+    assert demo_keys(tmp_path) == demo_keys(tmp_path)

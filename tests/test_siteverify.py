@@ -1,0 +1,234 @@
+"""The portal-facing verify endpoint."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from challenge_service.sites import rotate_secret
+from tests.conftest import Flow
+from tests.helpers import stored_rows
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def test_valid_token_verifies(flow):
+    result = flow.verify(flow.pass_token())
+
+    assert result["success"] is True
+    assert result["error-codes"] == []
+    assert result["hostname"] == "localhost"
+    assert result["action"] == "book"
+    assert result["level"] == 0
+    assert result["kinds"] == ["pow"]
+    assert ISO_UTC.match(result["challenge_ts"])
+
+
+def test_token_verifies_once(flow):
+    token = flow.pass_token()
+
+    assert flow.verify(token)["success"] is True
+    second = flow.verify(token)
+
+    assert second["success"] is False
+    assert second["error-codes"] == ["timeout-or-duplicate", "already-seen-response"]
+
+
+def test_expired_token_is_told_apart(flow, clock):
+    token = flow.pass_token()
+    clock.advance(301)
+
+    result = flow.verify(token)
+
+    assert result["success"] is False
+    assert result["error-codes"] == ["timeout-or-duplicate", "expired-input-response"]
+
+
+def test_token_of_other_action_names_its_action(flow):
+    result = flow.verify(flow.pass_token(action="login"))
+
+    assert result["success"] is True
+    assert result["action"] == "login"
+
+
+def test_token_of_other_site_fails_and_stays_valid(client, flow, other_site):
+    token = flow.pass_token()
+    rink = Flow(client, *other_site)
+
+    result = rink.verify(token)
+
+    assert result["success"] is False
+    assert result["error-codes"] == ["invalid-input-response"]
+    assert flow.verify(token)["success"] is True
+
+
+def test_wrong_secret_is_rejected(flow):
+    result = flow.verify(flow.pass_token(), secret="secret_wrong")
+
+    assert result["error-codes"] == ["invalid-input-secret"]
+
+
+def test_missing_inputs_are_listed(client):
+    result = client.post("/api/v1/siteverify", data={}).get_json()
+
+    assert result["success"] is False
+    assert result["error-codes"] == ["missing-input-secret", "missing-input-response"]
+
+
+def test_sitekey_must_match_secret(flow, other_site):
+    result = flow.verify(flow.pass_token(), sitekey=other_site[0].sitekey)
+
+    assert result["error-codes"] == ["sitekey-secret-mismatch"]
+
+
+def test_matching_sitekey_passes(flow):
+    result = flow.verify(flow.pass_token(), sitekey=flow.site.sitekey)
+
+    assert result["success"] is True
+
+
+def test_json_body_is_accepted(client, flow):
+    token = flow.pass_token()
+    response = client.post(
+        "/api/v1/siteverify", json={"secret": flow.secret, "response": token}
+    )
+
+    assert response.status_code == 200
+    assert response.get_json()["success"] is True
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t[:-2] + "xx",
+        lambda t: t.split(".")[0],
+        lambda t: "not-a-token",
+        lambda t: t[:40],
+    ],
+)
+def test_tampered_token_is_invalid(flow, mangle):
+    token = flow.pass_token()
+
+    result = flow.verify(mangle(token))
+
+    assert result["error-codes"] == ["invalid-input-response"]
+    assert flow.verify(token)["success"] is True
+
+
+def test_envelope_is_not_a_token(flow):
+    issued = flow.issue().get_json()
+
+    result = flow.verify(issued["envelope"])
+
+    assert result["error-codes"] == ["invalid-input-response"]
+
+
+def test_idempotent_retry_returns_same_answer(flow):
+    token = flow.pass_token()
+    first = flow.verify(token, idempotency_key="4f7c3c9e-3b1a-4a51-9d3e-0d1f2a3b4c5d")
+    retry = flow.verify(token, idempotency_key="4f7c3c9e-3b1a-4a51-9d3e-0d1f2a3b4c5d")
+
+    assert first["success"] is True
+    assert retry == first
+
+
+def test_other_idempotency_key_is_duplicate(flow):
+    token = flow.pass_token()
+
+    assert flow.verify(token, idempotency_key="first-key")["success"] is True
+    result = flow.verify(token, idempotency_key="second-key")
+
+    assert result["error-codes"] == ["timeout-or-duplicate", "already-seen-response"]
+
+
+def test_retry_without_key_after_keyed_success_is_duplicate(flow):
+    token = flow.pass_token()
+
+    assert flow.verify(token, idempotency_key="key-1")["success"] is True
+    assert flow.verify(token)["success"] is False
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "word"),
+    [
+        ({"idempotency_key": "has spaces"}, "bad-request", "idempotency_key"),
+        ({"idempotency_key": "k" * 65}, "bad-request", "idempotency_key"),
+        ({"remoteip": "999.1.1.1"}, "invalid-remoteip", "remoteip"),
+        ({"secret": "s" * 129}, "bad-request", "secret"),
+        ({"response": "r" * 2049}, "bad-request", "response"),
+    ],
+)
+def test_bad_fields_change_nothing(app, flow, fields, code, word):
+    token = flow.pass_token()
+    before = stored_rows(app)
+
+    result = flow.verify(token, **fields)
+
+    assert result["success"] is False
+    assert result["error-codes"] == [code]
+    assert word in result["message"]
+    assert stored_rows(app) == before
+    assert flow.verify(token)["success"] is True
+
+
+def test_remoteip_is_accepted(flow):
+    result = flow.verify(flow.pass_token(), remoteip="2001:db8::1")
+
+    assert result["success"] is True
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("{broken", "not valid JSON"),
+        ("[]", "JSON object"),
+        ('{"secret": 1, "response": "x"}', "secret must be a string"),
+    ],
+)
+def test_bad_json_is_bad_request(client, data, message):
+    response = client.post(
+        "/api/v1/siteverify", data=data, content_type="application/json"
+    )
+
+    assert response.status_code == 200
+    assert response.get_json()["error-codes"] == ["bad-request"]
+    assert message in response.get_json()["message"]
+
+
+def test_oversized_body_keeps_siteverify_shape(client):
+    response = client.post("/api/v1/siteverify", data={"secret": "s" * 20000})
+
+    assert response.status_code == 413
+    assert response.get_json()["success"] is False
+    assert response.get_json()["error-codes"] == ["bad-request"]
+
+
+def test_rotated_secret_keeps_working_during_grace(flow, store, clock):
+    token = flow.pass_token()
+    old_secret = flow.secret
+    _, new_secret = rotate_secret(store, flow.site.sitekey, clock(), grace=60)
+
+    assert flow.verify(flow.pass_token(), secret=new_secret)["success"] is True
+    assert flow.verify(token, secret=old_secret)["success"] is True
+
+
+def test_rotated_secret_stops_after_grace(flow, store, clock):
+    old_secret = flow.secret
+    rotate_secret(store, flow.site.sitekey, clock(), grace=60)
+    clock.advance(61)
+
+    result = flow.verify(flow.pass_token(), secret=old_secret)
+
+    assert result["error-codes"] == ["invalid-input-secret"]
+
+
+def test_pass_token_carries_no_personal_data(flow):
+    import base64
+    import json
+
+    token = flow.pass_token()
+    payload = token.split(".")[0]
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+    assert set(data) == {"jti", "site", "action", "host", "level", "kinds", "iat", "exp"}
