@@ -1,0 +1,102 @@
+"""The operator commands."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from challenge_service import DATABASE_NAME
+from challenge_service.cli import main
+from challenge_service.sites import hash_secret
+from challenge_service.storage import SQLiteStore
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _add(data_dir, *hostnames: str) -> dict[str, str]:
+    options = [item for host in hostnames for item in ("--hostname", host)]
+    result = _run("sites", "add", "--name", "Pool", *options, "--data-dir", str(data_dir))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    return {
+        "sitekey": lines[0].split(":", 1)[1].strip(),
+        "secret": lines[1].split(":", 1)[1].strip(),
+    }
+
+
+def test_sites_add_prints_key_and_secret(tmp_path):
+    created = _add(tmp_path, "Booking.Example.fr", "localhost")
+    site = SQLiteStore(tmp_path / DATABASE_NAME).site_by_sitekey(created["sitekey"])
+
+    assert created["sitekey"].startswith("site_")
+    assert created["secret"].startswith("secret_")
+    assert site.hostnames == ("booking.example.fr", "localhost")
+    assert site.secret_hash == hash_secret(created["secret"])
+
+
+def test_secret_is_stored_only_as_hash(tmp_path):
+    created = _add(tmp_path, "localhost")
+    database = (tmp_path / DATABASE_NAME).read_bytes()
+
+    assert created["secret"].encode() not in database
+
+
+def test_sites_list_shows_sites(tmp_path):
+    created = _add(tmp_path, "localhost")
+
+    result = _run("sites", "list", "--data-dir", str(tmp_path))
+
+    assert created["sitekey"] in result.output
+    assert "Pool" in result.output
+    assert created["secret"] not in result.output
+
+
+def test_sites_add_rejects_url_as_hostname(tmp_path):
+    result = _run(
+        "sites", "add", "--name", "Pool", "--hostname", "https://x.fr/",
+        "--data-dir", str(tmp_path),
+    )
+
+    assert result.exit_code == 2
+    assert "not a bare hostname" in result.output
+
+
+def test_rotate_secret_keeps_old_for_grace(tmp_path):
+    created = _add(tmp_path, "localhost")
+
+    result = _run(
+        "sites", "rotate-secret", created["sitekey"], "--grace", "120",
+        "--data-dir", str(tmp_path),
+    )
+    new_secret = result.output.splitlines()[0].split(":", 1)[1].strip()
+    store = SQLiteStore(tmp_path / DATABASE_NAME)
+    site = store.site_by_sitekey(created["sitekey"])
+
+    assert result.exit_code == 0
+    assert new_secret != created["secret"]
+    assert site.secret_hash == hash_secret(new_secret)
+    assert site.previous_secret_hash == hash_secret(created["secret"])
+    assert store.site_by_secret_hash(hash_secret(created["secret"]), site.previous_secret_expires - 1)
+    assert store.site_by_secret_hash(hash_secret(created["secret"]), site.previous_secret_expires) is None
+
+
+def test_rotate_secret_of_unknown_site_fails(tmp_path):
+    result = CliRunner().invoke(
+        main, ["sites", "rotate-secret", "site_nope", "--data-dir", str(tmp_path)]
+    )
+
+    assert result.exit_code == 1
+    assert "No site has the site key 'site_nope'" in result.output
+
+
+def test_purge_deletes_expired_records(tmp_path):
+    store = SQLiteStore(tmp_path / DATABASE_NAME)
+    store.consume("challenge", "old", expires_at=1.0)
+    store.consume("challenge", "new", expires_at=4_000_000_000.0)
+
+    result = _run("purge", "--data-dir", str(tmp_path))
+
+    assert "Deleted 1 expired records." in result.output
+    assert store.consume("challenge", "old", expires_at=1.0) is True
+    assert store.consume("challenge", "new", expires_at=4_000_000_000.0) is False

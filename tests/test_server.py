@@ -1,0 +1,127 @@
+"""The service under gunicorn with several worker processes."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+import pytest
+import requests
+
+from tests.conftest import solve_challenge
+from tests.servers import cli
+from tests.servers import ServiceProcess
+
+ORIGIN = "http://localhost:8081"
+KEY_ENV = {"CHALLENGE_SERVICE_SIGNING_KEYS": "server-test-key-0123456789abcdefghij"}
+
+#: Concurrent verify requests sent for one token.
+RACERS = 50
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("serve")
+    added = cli(
+        "sites", "add", "--name", "Pool", "--hostname", "localhost",
+        "--data-dir", str(data_dir),
+    )
+    lines = dict(line.split(":", 1) for line in added.stdout.splitlines()[:2])
+    server = ServiceProcess(data_dir, KEY_ENV, "--workers", "3")
+    server.sitekey = lines["site key"].strip()
+    server.secret = lines["secret"].strip()
+    yield server
+    server.stop()
+
+
+def _pass_token(service) -> str:
+    headers = {"Origin": ORIGIN}
+    issued = requests.post(
+        service.url + "/api/v1/challenges",
+        json={"sitekey": service.sitekey, "action": "book"},
+        headers=headers,
+        timeout=5,
+    ).json()
+    answered = requests.post(
+        f"{service.url}/api/v1/challenges/{issued['challenge_id']}/answer",
+        json={
+            "envelope": issued["envelope"],
+            "answer": {"nonces": solve_challenge(issued["challenge"])},
+        },
+        headers=headers,
+        timeout=5,
+    )
+    assert answered.status_code == 200, answered.text
+    return answered.json()["pass_token"]
+
+
+def _race(service, token: str, **extra) -> list[dict]:
+    def verify(_):
+        fields = {"secret": service.secret, "response": token, **extra}
+        response = requests.post(
+            service.url + "/api/v1/siteverify", data=fields, timeout=30
+        )
+        assert response.status_code == 200
+        return response.json()
+
+    with concurrent.futures.ThreadPoolExecutor(RACERS) as pool:
+        return list(pool.map(verify, range(RACERS)))
+
+
+def test_concurrent_verify_succeeds_once(service):
+    results = _race(service, _pass_token(service))
+    successes = [result for result in results if result["success"]]
+    failures = [result for result in results if not result["success"]]
+
+    assert len(successes) == 1
+    assert len(failures) == RACERS - 1
+
+    for failure in failures:
+        assert failure["error-codes"] == [
+            "timeout-or-duplicate",
+            "already-seen-response",
+        ]
+
+
+def test_concurrent_retries_with_key_agree(service):
+    results = _race(service, _pass_token(service), idempotency_key="retry-key-1")
+
+    assert all(result["success"] for result in results)
+    assert len({result["challenge_ts"] for result in results}) == 1
+
+
+def test_used_token_stays_used_after_restart(tmp_path):
+    data_dir = tmp_path / "data"
+    added = cli(
+        "sites", "add", "--name", "Pool", "--hostname", "localhost",
+        "--data-dir", str(data_dir),
+    )
+    lines = dict(line.split(":", 1) for line in added.stdout.splitlines()[:2])
+    first = ServiceProcess(data_dir, KEY_ENV, "--workers", "2")
+    first.sitekey = lines["site key"].strip()
+    first.secret = lines["secret"].strip()
+    token = _pass_token(first)
+    fields = {"secret": first.secret, "response": token}
+    assert requests.post(first.url + "/api/v1/siteverify", data=fields).json()["success"]
+    first.stop()
+
+    second = ServiceProcess(data_dir, KEY_ENV, "--workers", "2")
+
+    try:
+        result = requests.post(second.url + "/api/v1/siteverify", data=fields).json()
+    finally:
+        second.stop()
+
+    assert result["error-codes"] == ["timeout-or-duplicate", "already-seen-response"]
+
+
+def test_serve_without_key_refuses_to_start(tmp_path):
+    result = cli("serve", "--data-dir", str(tmp_path), env={"CHALLENGE_SERVICE_SIGNING_KEYS": ""})
+
+    assert result.returncode != 0
+    assert "CHALLENGE_SERVICE_SIGNING_KEYS" in result.stderr
+
+
+def test_serve_logs_no_raw_ip(service):
+    _pass_token(service)
+
+    assert "127.0.0.1 -" not in service.output()
