@@ -1,0 +1,264 @@
+/*
+ * Challenge widget loader and public API (window.challengeWidget).
+ *
+ * Embed with <script src="https://SERVICE/widget/v1/captcha.js" async defer>
+ * and <div class="challenge-widget" data-sitekey="..."> inside a form. This
+ * file loads the other parts from its own folder, then renders every
+ * .challenge-widget element unless its URL has ?render=explicit.
+ * See README.md for options, callbacks, error codes and CSP.
+ */
+(function () {
+  'use strict';
+
+  if (window.challengeWidget && window.challengeWidget.version) return;
+
+  var PARTS = ['i18n.js', 'service.js', 'runner.js', 'view.js', 'widget.js'];
+  var ACTION_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
+  var DEFAULT_ACTION = 'default';
+  var DEFAULT_FIELD_NAME = 'challenge-response';
+
+  var script = document.currentScript || document.querySelector('script[src*="captcha.js"]');
+  if (!script) throw new Error('challenge widget: load captcha.js with a classic <script src> element');
+  var scriptUrl = new URL(script.src, document.baseURI);
+  var base = new URL('.', scriptUrl).href;
+  var internals = window.challengeWidgetInternals = { base: base };
+
+  internals.isSameOrigin = function (url) {
+    return new URL(url, document.baseURI).origin === window.location.origin;
+  };
+
+  // Pages that enforce Trusted Types need a policy for script and worker URLs.
+  // Its name, challenge-widget, must then be listed in their trusted-types directive.
+  var policy = null;
+  if (window.trustedTypes && typeof window.trustedTypes.createPolicy === 'function') {
+    try {
+      policy = window.trustedTypes.createPolicy('challenge-widget', {
+        createScriptURL: function (url) {
+          if (url.indexOf(base) === 0 || url.indexOf('blob:') === 0) return url;
+          throw new TypeError('challenge widget: refusing script URL ' + url);
+        }
+      });
+    } catch (error) {
+      policy = null;
+    }
+  }
+  internals.trustedScriptUrl = function (url) {
+    return policy ? policy.createScriptURL(url) : url;
+  };
+
+  internals.loadScript = function (url) {
+    return new Promise(function (resolve, reject) {
+      var element = document.createElement('script');
+      element.src = internals.trustedScriptUrl(url);
+      // Dynamically inserted scripts run in insertion order only with async = false.
+      element.async = false;
+      if (script.nonce) element.nonce = script.nonce;
+      element.onload = function () { resolve(); };
+      element.onerror = function () { reject(new Error('failed to load ' + url)); };
+      document.head.appendChild(element);
+    });
+  };
+
+  var ready = Promise.all(PARTS.map(function (name) {
+    return internals.loadScript(base + name);
+  }));
+
+  var records = {};
+  var order = [];
+  var counter = 0;
+
+  function readAttributes(element) {
+    var data = element.dataset;
+    return {
+      sitekey: data.sitekey,
+      action: data.action,
+      callback: data.callback,
+      expiredCallback: data.expiredCallback,
+      errorCallback: data.errorCallback,
+      lang: data.lang,
+      responseFieldName: data.responseFieldName,
+      api: data.api,
+      solver: data.solver
+    };
+  }
+
+  // Returns the options the Widget uses; `problem` describes the first invalid one.
+  function normalizeOptions(element, given) {
+    var merged = readAttributes(element);
+    for (var key in given) {
+      if (Object.prototype.hasOwnProperty.call(given, key) && given[key] !== undefined) merged[key] = given[key];
+    }
+    var options = {
+      sitekey: merged.sitekey,
+      action: merged.action || DEFAULT_ACTION,
+      callback: merged.callback,
+      expiredCallback: merged.expiredCallback,
+      errorCallback: merged.errorCallback,
+      lang: merged.lang === 'en' ? 'en' : 'fr',
+      responseFieldName: merged.responseFieldName || DEFAULT_FIELD_NAME,
+      api: scriptUrl.origin,
+      solver: merged.solver === 'main-thread' ? 'main-thread' : 'auto',
+      base: base,
+      problem: null
+    };
+    if (merged.lang && merged.lang !== 'fr' && merged.lang !== 'en') {
+      console.warn('challenge widget: lang ' + JSON.stringify(merged.lang) + ' is not supported, using fr');
+    }
+    if (merged.api) {
+      try {
+        var api = new URL(merged.api);
+        if (api.protocol !== 'https:' && api.protocol !== 'http:') throw new TypeError('not http(s)');
+        options.api = (api.origin + api.pathname).replace(/\/+$/, '');
+      } catch (error) {
+        options.problem = 'api must be an absolute http(s) URL, got ' + JSON.stringify(merged.api);
+      }
+    }
+    if (!ACTION_PATTERN.test(options.action)) {
+      options.problem = 'action must match ' + ACTION_PATTERN + ', got ' + JSON.stringify(options.action);
+    }
+    if (typeof options.sitekey !== 'string' || !options.sitekey) {
+      options.problem = 'sitekey is missing; set data-sitekey or the sitekey option';
+    }
+    return options;
+  }
+
+  function resolveElement(target) {
+    var element = typeof target === 'string' ? document.querySelector(target) : target;
+    if (!element || element.nodeType !== 1) {
+      var error = new TypeError('challenge widget: no element matches ' + String(target));
+      error.code = 'invalid-options';
+      throw error;
+    }
+    return element;
+  }
+
+  function createRecord(element, options) {
+    var id = 'challenge-widget-' + (++counter);
+    var record = { id: id, element: element, widget: null, removed: false };
+    records[id] = record;
+    order.push(id);
+    element.setAttribute('data-widget-id', id);
+    ready.then(function () {
+      if (!record.removed) record.widget = new internals.Widget(id, element, options);
+    }).catch(function (error) {
+      console.error('challenge widget ' + id + ': the widget files did not load from ' + base, error);
+    });
+    return id;
+  }
+
+  function render(target, options) {
+    var element = resolveElement(target);
+    if (element.getAttribute('data-widget-id') && records[element.getAttribute('data-widget-id')]) {
+      var duplicate = new TypeError('challenge widget: the element already has widget ' + element.getAttribute('data-widget-id'));
+      duplicate.code = 'invalid-options';
+      throw duplicate;
+    }
+    var normalized = normalizeOptions(element, options || {});
+    if (normalized.problem) {
+      var invalid = new TypeError('challenge widget: ' + normalized.problem);
+      invalid.code = 'invalid-options';
+      throw invalid;
+    }
+    return createRecord(element, normalized);
+  }
+
+  // Returns the record for an id, or the first widget still on the page.
+  function findRecord(id) {
+    if (id !== undefined && id !== null) {
+      var record = records[id];
+      if (!record) throw new TypeError('challenge widget: unknown widget id ' + JSON.stringify(id));
+      return record;
+    }
+    for (var i = 0; i < order.length; i++) {
+      if (!records[order[i]].removed) return records[order[i]];
+    }
+    throw new TypeError('challenge widget: no widget has been rendered');
+  }
+
+  // Runs `action` on the widget once the parts have loaded.
+  function whenReady(record, action) {
+    return ready.then(function () {
+      if (record.widget) return action(record.widget);
+    });
+  }
+
+  function rejected(code, message) {
+    var error = new Error(message);
+    error.name = 'ChallengeWidgetError';
+    error.code = code;
+    var promise = Promise.reject(error);
+    promise.catch(function () {});
+    return promise;
+  }
+
+  function execute(id) {
+    var record = findRecord(id);
+    if (record.removed) return rejected('removed', 'the widget was removed');
+    if (record.widget) return record.widget.execute();
+    var promise = ready.then(function () {
+      if (!record.widget) throw internals.WidgetError('removed', 'the widget was removed');
+      return record.widget.execute();
+    }, function () {
+      throw internals.WidgetError ? internals.WidgetError('network-error', 'the widget files did not load')
+        : new Error('the widget files did not load');
+    });
+    promise.catch(function () {});
+    return promise;
+  }
+
+  function autoRender() {
+    var elements = document.querySelectorAll('.challenge-widget');
+    Array.prototype.forEach.call(elements, function (element) {
+      if (element.getAttribute('data-widget-id')) return;
+      var options = normalizeOptions(element, {});
+      if (options.problem) console.error('challenge widget: ' + options.problem, element);
+      // An invalid element still renders, to show its configuration error in place.
+      createRecord(element, options);
+    });
+  }
+
+  function callOnload() {
+    var onload = window.challengeWidgetOnload;
+    var name = scriptUrl.searchParams.get('onload');
+    if (name && typeof window[name] === 'function') onload = window[name];
+    if (typeof onload !== 'function') return;
+    try {
+      onload();
+    } catch (error) {
+      if (typeof window.reportError === 'function') window.reportError(error);
+      else console.error(error);
+    }
+  }
+
+  window.challengeWidget = {
+    version: '1',
+    render: render,
+    execute: execute,
+    getResponse: function (id) {
+      var record = findRecord(id);
+      return record.widget && !record.removed ? record.widget.getResponse() : '';
+    },
+    reset: function (id) {
+      var record = findRecord(id);
+      whenReady(record, function (widget) { if (!record.removed) widget.reset(); }).catch(function () {});
+    },
+    remove: function (id) {
+      var record = findRecord(id);
+      if (record.removed) return;
+      // The record stays, so that execute() on this id rejects with `removed`.
+      record.removed = true;
+      record.element.removeAttribute('data-widget-id');
+      whenReady(record, function (widget) { widget.remove(); }).catch(function () {});
+    }
+  };
+
+  ready.then(function () {
+    if (scriptUrl.searchParams.get('render') !== 'explicit') {
+      if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', autoRender);
+      else autoRender();
+    }
+    callOnload();
+  }).catch(function (error) {
+    console.error('challenge widget: the widget files did not load from ' + base, error);
+  });
+})();
