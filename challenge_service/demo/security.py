@@ -1,0 +1,59 @@
+"""Response headers of the demo portal: a strict CSP and the usual hardening."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Response
+
+
+def service_origin(service_url: str) -> str:
+    """Return the ``scheme://host[:port]`` origin of the service URL.
+
+    :raises ValueError: if the URL is not an absolute http or https URL.
+    """
+    parts = urlsplit(service_url)
+
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"--service-url {service_url!r} is not an absolute http(s) URL; give"
+            " one such as http://127.0.0.1:8080."
+        )
+
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+
+
+def content_security_policy(origin: str) -> str:
+    """Return the CSP of every demo page, allowing the widget from ``origin``.
+
+    The page itself runs no inline script or style. The widget loads its
+    script from the service, calls the service's API with fetch(), and runs
+    its solver in a Web Worker built from a ``blob:`` URL because a worker
+    cannot start from another origin's URL.
+    """
+    directives = {
+        "default-src": "'self'",
+        "script-src": f"'self' {origin}",
+        "style-src": "'self'",
+        "connect-src": origin,
+        "worker-src": "blob:",
+        "img-src": "'self' data:",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+        "base-uri": "'none'",
+        "object-src": "'none'",
+    }
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def add_security_headers(response: Response, policy: str) -> Response:
+    """Set the CSP and the hardening headers on a demo response."""
+    response.headers["Content-Security-Policy"] = policy
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+
+    if response.mimetype == "text/html":
+        # Pages show a person's booking, so no shared cache may keep them.
+        response.headers["Cache-Control"] = "no-store"
+
+    return response

@@ -1,0 +1,209 @@
+"""Blueprint ``demo``: the booking page, the booking handler and the CSS."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import Response
+from flask import send_from_directory
+from flask import url_for
+from werkzeug.exceptions import HTTPException
+
+from ..api.assets import asset_root
+from . import messages
+from .booking import check_fields
+from .booking import check_verdict
+from .booking import MAX_NAME_LENGTH
+from .booking import Rejection
+from .siteverify import verify_token
+from .siteverify import VerifyUnavailable
+from .slots import Reservation
+from .slots import SlotBook
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("demo", __name__)
+
+#: Seconds browsers may cache the demo's CSS.
+STATIC_MAX_AGE = 300
+
+
+def _lang() -> str:
+    lang = request.args.get("lang", "fr")
+    return lang if lang in messages.LANGUAGES else "fr"
+
+
+def _slot_book() -> SlotBook:
+    return current_app.extensions["demo_slots"]
+
+
+def _index_url(lang: str) -> str:
+    return url_for("demo.index", lang="en") if lang == "en" else url_for("demo.index")
+
+
+def _page_context(lang: str) -> dict[str, Any]:
+    """Return what the base template needs: texts and the language link."""
+    other = "fr" if lang == "en" else "en"
+    return {
+        "lang": lang,
+        "t": messages.texts(lang),
+        "other_lang": other,
+        "other_lang_url": _index_url(other),
+        "index_url": _index_url(lang),
+    }
+
+
+@bp.get("/")
+def root() -> Response:
+    """Send visitors of the bare origin to the booking page."""
+    return redirect(url_for("demo.index"))
+
+
+@bp.get("/demo/")
+def index() -> str:
+    """Show the booking form with a fresh widget."""
+    return render_template("book.html", **_form_context(_lang(), {}, []))
+
+
+@bp.get("/demo/book")
+def book_form() -> Response:
+    """Send a reload of the result page back to the form."""
+    return redirect(_index_url(_lang()))
+
+
+@bp.post("/demo/book")
+def book() -> tuple[str, int]:
+    """Check the form and the pass token, then take a place in the slot."""
+    lang = _lang()
+    form = request.form.to_dict(flat=True)
+    slot_book = _slot_book()
+    rejections = check_fields(form, slot_book)
+
+    if not rejections:
+        rejections = _verify(form["challenge-response"])
+
+    if not rejections and slot_book.reserve(form["slot"]) is Reservation.FULL:
+        # The token is spent now, as on a real portal that checks the
+        # verification before it locks the slot.
+        rejections = [Rejection("slot-full", 409, "slot")]
+
+    if rejections:
+        logger.info(
+            "booking rejected slot=%s reasons=%s",
+            form.get("slot", "")[:32] or "-",
+            ",".join(rejection.reason for rejection in rejections),
+        )
+        status = max(rejection.status for rejection in rejections)
+        context = _form_context(lang, form, rejections)
+        return render_template("book.html", **context), status
+
+    slot = slot_book.get(form["slot"])
+    logger.info("booking confirmed slot=%s", slot.id)
+    return render_template(
+        "confirmed.html",
+        **_page_context(lang),
+        name=form["name"].strip(),
+        slot_label=slot.label(lang),
+        reference="AQ-" + secrets.token_hex(3).upper(),
+    ), 200
+
+
+def _verify(token: str) -> list[Rejection]:
+    """Check the pass token with the service and return the rejections it causes."""
+    config = current_app.config
+
+    try:
+        result = verify_token(
+            config["SERVICE_URL"], config["SITE_SECRET"], config["SITEKEY"], token
+        )
+    except VerifyUnavailable as error:
+        logger.error("siteverify unavailable: %s", error)
+        return [Rejection("service-unavailable", 503, "verification")]
+
+    hostname = urlsplit("//" + request.host).hostname or ""
+    rejection = check_verdict(result, hostname)
+    return [] if rejection is None else [rejection]
+
+
+def _form_context(
+    lang: str, form: dict[str, str], rejections: list[Rejection]
+) -> dict[str, Any]:
+    """Return the booking form's template context, keeping what was typed."""
+    slot_book = _slot_book()
+    remaining = slot_book.remaining_by_slot()
+    chosen = form.get("slot", "")
+    slots = []
+
+    for slot in slot_book.slots():
+        slots.append(
+            {
+                "id": slot.id,
+                "label": slot.label(lang),
+                "places": messages.places_left(lang, remaining[slot.id]),
+                "disabled": remaining[slot.id] <= 0,
+                "checked": slot.id == chosen and remaining[slot.id] > 0,
+            }
+        )
+
+    first_open = next((s for s in slots if not s["disabled"]), slots[0])
+    anchors = {"name": "name", "slot": f"slot-{first_open['id']}"}
+    errors = [
+        {
+            "field": rejection.field,
+            "anchor": anchors.get(rejection.field, "verification"),
+            "message": messages.rejection_message(
+                lang, rejection.reason, max=MAX_NAME_LENGTH
+            ),
+        }
+        for rejection in rejections
+    ]
+    return {
+        **_page_context(lang),
+        "errors": errors,
+        "field_errors": {error["field"]: error["message"] for error in errors},
+        "values": {"name": form.get("name", "")},
+        "name_max_length": MAX_NAME_LENGTH,
+        "slots": slots,
+        "action_url": (
+            url_for("demo.book", lang="en") if lang == "en" else url_for("demo.book")
+        ),
+        "widget_src": current_app.config["SERVICE_URL"] + "/widget/v1/captcha.js",
+        "sitekey": current_app.config["SITEKEY"],
+    }
+
+
+@bp.get("/demo/static/<path:filename>")
+def static_file(filename: str) -> Response:
+    """Serve the demo's CSS from the repository's or the wheel's static folder."""
+    return send_from_directory(
+        asset_root() / "static" / "demo", filename, max_age=STATIC_MAX_AGE
+    )
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error: HTTPException) -> tuple[str, int]:
+    """Show HTTP errors as a page in the visitor's language."""
+    return _error_page(error.code or 500)
+
+
+@bp.app_errorhandler(Exception)
+def unexpected_error(error: Exception) -> tuple[str, int]:
+    """Log an unexpected error and show a generic page."""
+    logger.exception("unexpected error on %s %s", request.method, request.path)
+    return _error_page(500)
+
+
+def _error_page(status: int) -> tuple[str, int]:
+    lang = _lang()
+    context = _page_context(lang)
+    texts = context["t"]["http_errors"]
+    message = texts.get(status, texts[500] if status >= 500 else texts[400])
+    return render_template("error.html", **context, message=message), status
