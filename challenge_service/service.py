@@ -90,7 +90,7 @@ class ChallengeService:
                 "exp": expires_at,
             },
         )
-        logger.info(
+        logger.debug(
             "issued challenge site=%s action=%s level=%s kind=%s",
             site.id,
             action,
@@ -186,7 +186,7 @@ class ChallengeService:
                 "exp": expires_at,
             },
         )
-        logger.info("passed site=%s level=%s", state["site"], state["level"])
+        logger.debug("passed site=%s level=%s", state["site"], state["level"])
         return {
             "pass_token": token,
             "expires_at": isoformat(expires_at),
@@ -261,7 +261,7 @@ class ChallengeService:
         if outcome is Redemption.DUPLICATE:
             return _failure("timeout-or-duplicate", "already-seen-response")
 
-        logger.info("verified site=%s level=%s", site.id, token["level"])
+        logger.debug("verified site=%s level=%s", site.id, token["level"])
         return result
 
 

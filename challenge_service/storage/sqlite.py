@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,13 @@ BUSY_TIMEOUT_MS = 5000
 
 #: Rows deleted per purge statement, so a purge never holds the lock for long.
 PURGE_BATCH = 5000
+
+#: Seconds a process reuses a site it read; a change made by another process
+#: (a rotated secret, new hostnames) is seen after at most this delay.
+SITE_CACHE_TTL = 5.0
+
+#: Sites kept per process; the cache is emptied when it is full.
+SITE_CACHE_SIZE = 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sites (
@@ -70,6 +78,7 @@ class SQLiteStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._local = threading.local()
+        self._site_cache: dict[tuple[str, object], tuple[Site, float]] = {}
 
         try:
             self._connection().executescript(_SCHEMA)
@@ -97,44 +106,34 @@ class SQLiteStore:
         return connection
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _errors_as_unavailable(self) -> Iterator[None]:
+        # Any SQLite failure (locked past the busy timeout, disk full, file
+        # gone) becomes a retryable 503, and the next call reconnects.
         try:
+            yield
+        except sqlite3.Error as error:
+            self._local.connection = None
+            raise StoreUnavailable(
+                f"The SQLite store failed ({error}); retry shortly.", retry_after=1
+            ) from error
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._errors_as_unavailable():
             connection = self._connection()
             connection.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            self._local.connection = None
-            raise StoreUnavailable(
-                "The SQLite store could not be opened; retry shortly.",
-                retry_after=1,
-            ) from error
 
-        try:
-            yield connection
-        except sqlite3.Error as error:
-            connection.execute("ROLLBACK")
-            raise StoreUnavailable(
-                "The SQLite store failed; retry shortly.", retry_after=1
-            ) from error
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
 
-        try:
             connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            self._local.connection = None
-            raise StoreUnavailable(
-                "The SQLite store could not commit; retry shortly.", retry_after=1
-            ) from error
 
     def _query(self, sql: str, parameters: tuple = ()) -> list[tuple]:
-        try:
+        with self._errors_as_unavailable():
             return self._connection().execute(sql, parameters).fetchall()
-        except sqlite3.Error as error:
-            self._local.connection = None
-            raise StoreUnavailable(
-                "The SQLite store failed; retry shortly.", retry_after=1
-            ) from error
 
     def add_site(
         self,
@@ -166,19 +165,39 @@ class SQLiteStore:
     def site_by_id(self, site_id: int) -> Site | None:
         return self._site_where("id = ?", (site_id,))
 
+    def _cached_site(self, column: str, value: object) -> Site | None:
+        # Only found sites are cached, so unknown keys cannot fill the cache.
+        key = (column, value)
+        cached = self._site_cache.get(key)
+
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+
+        site = self._site_where(f"{column} = ?", (value,))
+
+        if site is not None:
+            if len(self._site_cache) >= SITE_CACHE_SIZE:
+                self._site_cache.clear()
+
+            self._site_cache[key] = (site, time.monotonic() + SITE_CACHE_TTL)
+
+        return site
+
     def site_by_sitekey(self, sitekey: str) -> Site | None:
-        return self._site_where("sitekey = ?", (sitekey,))
+        return self._cached_site("sitekey", sitekey)
 
     def site_by_secret_hash(self, secret_hash: str, now: float) -> Site | None:
-        site = self._site_where("secret_hash = ?", (secret_hash,))
+        site = self._cached_site("secret_hash", secret_hash)
 
         if site is not None:
             return site
 
-        return self._site_where(
-            "previous_secret_hash = ? AND previous_secret_expires > ?",
-            (secret_hash, now),
-        )
+        site = self._cached_site("previous_secret_hash", secret_hash)
+
+        if site is None or (site.previous_secret_expires or 0) <= now:
+            return None
+
+        return site
 
     def sites(self) -> list[Site]:
         rows = self._query(f"SELECT {_SITE_COLUMNS} FROM sites ORDER BY id")
@@ -187,6 +206,8 @@ class SQLiteStore:
     def rotate_secret(
         self, sitekey: str, secret_hash: str, previous_expires: float
     ) -> Site | None:
+        self._site_cache.clear()
+
         with self._transaction() as connection:
             connection.execute(
                 "UPDATE sites SET previous_secret_hash = secret_hash,"
@@ -197,13 +218,15 @@ class SQLiteStore:
         return self.site_by_sitekey(sitekey)
 
     def consume(self, scope: str, item_id: str, expires_at: float) -> bool:
-        with self._transaction() as connection:
-            cursor = connection.execute(
+        # One statement is its own transaction, so no BEGIN is needed here.
+        with self._errors_as_unavailable():
+            cursor = self._connection().execute(
                 "INSERT OR IGNORE INTO used_ids (scope, id, expires_at)"
                 " VALUES (?, ?, ?)",
                 (scope, item_id, expires_at),
             )
-            return cursor.rowcount == 1
+
+        return cursor.rowcount == 1
 
     def redeem(
         self,
@@ -213,16 +236,21 @@ class SQLiteStore:
         idempotency_key: str | None,
         response: str,
     ) -> tuple[Redemption, str | None]:
-        with self._transaction() as connection:
-            if idempotency_key is not None:
-                row = connection.execute(
-                    "SELECT response FROM idempotency"
-                    " WHERE site_id = ? AND token_id = ? AND key = ?",
-                    (site_id, token_id, idempotency_key),
-                ).fetchone()
+        if idempotency_key is None:
+            if self.consume("token", token_id, expires_at):
+                return Redemption.REDEEMED, None
 
-                if row is not None:
-                    return Redemption.REPLAYED, row[0]
+            return Redemption.DUPLICATE, None
+
+        with self._transaction() as connection:
+            row = connection.execute(
+                "SELECT response FROM idempotency"
+                " WHERE site_id = ? AND token_id = ? AND key = ?",
+                (site_id, token_id, idempotency_key),
+            ).fetchone()
+
+            if row is not None:
+                return Redemption.REPLAYED, row[0]
 
             cursor = connection.execute(
                 "INSERT OR IGNORE INTO used_ids (scope, id, expires_at)"
@@ -233,12 +261,11 @@ class SQLiteStore:
             if cursor.rowcount != 1:
                 return Redemption.DUPLICATE, None
 
-            if idempotency_key is not None:
-                connection.execute(
-                    "INSERT INTO idempotency (site_id, token_id, key, response,"
-                    " expires_at) VALUES (?, ?, ?, ?, ?)",
-                    (site_id, token_id, idempotency_key, response, expires_at),
-                )
+            connection.execute(
+                "INSERT INTO idempotency (site_id, token_id, key, response,"
+                " expires_at) VALUES (?, ?, ?, ?, ?)",
+                (site_id, token_id, idempotency_key, response, expires_at),
+            )
 
         return Redemption.REDEEMED, None
 
