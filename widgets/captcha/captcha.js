@@ -12,7 +12,7 @@
 
   if (window.challengeWidget && window.challengeWidget.version) return;
 
-  var PARTS = ['i18n.js', 'service.js', 'runner.js', 'view.js', 'widget.js'];
+  var PARTS = ['i18n.js', 'service.js', 'runner.js', 'run.js', 'view.js', 'widget.js'];
   var ACTION_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
   var DEFAULT_ACTION = 'default';
   var DEFAULT_FIELD_NAME = 'challenge-response';
@@ -39,7 +39,10 @@
         }
       });
     } catch (error) {
+      // Expected when the page allows no such policy. Script URLs then work
+      // only where Trusted Types are not enforced.
       policy = null;
+      console.warn('challenge widget: Trusted Types policy challenge-widget not created: ' + error.message);
     }
   }
   internals.trustedScriptUrl = function (url) {

@@ -1,18 +1,12 @@
 /*
- * One rendered widget: the hidden form field, the triggers that start the
- * proof of work, the calls to the service and the pass token's lifetime.
+ * One rendered widget: the hidden form field, the triggers that start a run
+ * (run.js), the page callbacks and the pass token's lifetime.
  * States (data-state on the host element): idle, working, success, error,
  * expired.
  */
 (function (internals) {
   'use strict';
 
-  // A prefetched challenge with less time left than this is replaced before solving.
-  var MIN_CHALLENGE_LIFETIME_MS = 15000;
-  // Automatic new attempts after the service answers `expired` within one run.
-  var MAX_EXPIRED_RETRIES = 2;
-  // Bound on `next` challenges the service may chain after an answer.
-  var MAX_CHAINED_CHALLENGES = 5;
   var DEFAULT_TOKEN_SECONDS = 300;
   // A token is renewed this long before it expires: 10 % of its lifetime, at most 30 s.
   var MAX_RENEWAL_MARGIN_MS = 30000;
@@ -22,10 +16,6 @@
   var WidgetError = internals.WidgetError;
 
   function noop() {}
-
-  function delay(ms) {
-    return new Promise(function (resolve) { setTimeout(resolve, ms); });
-  }
 
   // Looks up a dotted global name such as "onToken" or "booking.onToken" on window.
   function lookUpGlobal(name) {
@@ -52,6 +42,7 @@
     this.spendNextToken = false;
     this.retryAt = 0;
     this.visible = false;
+    this.halfAnnounced = false;
 
     // The field lives in the host's light DOM so that the enclosing form submits it.
     this.input = document.createElement('input');
@@ -114,14 +105,10 @@
 
   // Fetches a challenge at render time; the proof of work waits for a trigger.
   Widget.prototype.prefetch = function () {
-    this.prefetchController = new AbortController();
-    this.prefetched = this.fetchChallenge(this.prefetchController.signal);
-    this.prefetched.catch(noop);
-  };
-
-  Widget.prototype.fetchChallenge = function (signal) {
     var request = { sitekey: this.options.sitekey, action: this.options.action, lang: this.options.lang };
-    return internals.service.createChallenge(this.options.api, request, signal);
+    this.prefetchController = new AbortController();
+    this.prefetched = internals.service.createChallenge(this.options.api, request, this.prefetchController.signal);
+    this.prefetched.catch(noop);
   };
 
   Widget.prototype.onInteraction = function () {
@@ -164,89 +151,27 @@
       this.fail(WidgetError('invalid-options', this.options.problem));
       return;
     }
-    var run = { cancelled: false, controller: new AbortController(), solver: null, halfAnnounced: false };
-    this.run = run;
-    this.setState('working', { message: message || this.text.working });
-    this.obtainToken(run).then(function (result) {
-      if (!run.cancelled) self.deliverToken(result);
-    }).catch(function (error) {
-      if (!run.cancelled) self.fail(error);
-    });
-  };
-
-  Widget.prototype.takeChallenge = function (run) {
-    var self = this;
     var prefetched = this.prefetched;
     this.prefetched = null;
-    var fetchNew = function () { return self.fetchChallenge(run.controller.signal); };
-    if (!prefetched) return fetchNew();
-    return prefetched.then(function (data) {
-      // Nobody may have touched the form before this early challenge expired.
-      var left = internals.expiryTime(data, 0) - Date.now();
-      return left >= MIN_CHALLENGE_LIFETIME_MS ? data : fetchNew();
-    }, fetchNew);
-  };
-
-  Widget.prototype.obtainToken = async function (run) {
-    var wait = this.retryAt - Date.now();
-    if (wait > 0) await delay(wait);
-    var data = await this.takeChallenge(run);
-    var expiredRetries = 0;
-    var chained = 0;
-    for (;;) {
-      var challenge = data.challenge;
-      if (challenge.kind !== 'pow') {
-        throw WidgetError('unsupported-challenge', 'challenge kind ' + JSON.stringify(challenge.kind) + ' is not supported');
-      }
-      if (typeof challenge.salt !== 'string' || typeof challenge.bits !== 'number' || typeof challenge.puzzles !== 'number') {
-        throw WidgetError('service-error', 'the pow challenge is missing salt, bits or puzzles');
-      }
-      var solved = await this.solve(run, data);
-      var payload = {
-        envelope: data.envelope,
-        answer: { nonces: solved.nonces },
-        client: { solver: solved.solver, hash_rate: Math.round(solved.hashRate), solve_ms: Math.round(solved.wallMs) }
-      };
-      var result;
-      try {
-        result = await internals.service.postAnswer(this.options.api, data.challenge_id, payload, run.controller.signal);
-      } catch (error) {
-        if (error.code !== 'expired' || expiredRetries >= MAX_EXPIRED_RETRIES || run.cancelled) throw error;
-        expiredRetries++;
-        data = await this.fetchChallenge(run.controller.signal);
-        continue;
-      }
-      if (!result.next) {
-        result.solver = solved.solver;
-        return result;
-      }
-      chained++;
-      if (chained > MAX_CHAINED_CHALLENGES) {
-        throw WidgetError('challenge-failed', 'the service chained more than ' + MAX_CHAINED_CHALLENGES + ' challenges');
-      }
-      data = result.next;
-    }
-  };
-
-  Widget.prototype.solve = function (run, data) {
-    var self = this;
-    var started = performance.now();
-    this.showProgress(run, 0);
-    run.solver = internals.solve(this.options.base, data.challenge, this.options.solver, function (progress) {
-      if (!run.cancelled) self.showProgress(run, progress.done / progress.total);
-    });
-    return run.solver.promise.then(function (result) {
-      result.wallMs = performance.now() - started;
-      return result;
+    this.halfAnnounced = false;
+    this.setState('working', { message: message || this.text.working });
+    var run = internals.startRun(this.options, prefetched, this.retryAt - Date.now(), this.showProgress.bind(this));
+    this.run = run;
+    run.promise.then(function (result) {
+      if (self.run === run) self.deliverToken(result);
+    }, function (error) {
+      if (self.run === run) self.fail(error);
+    }).catch(function (error) {
+      console.error('challenge widget ' + self.id + ': unexpected error', error);
     });
   };
 
   // Announces 50 % once per run, so screen readers hear start, middle and end only.
-  Widget.prototype.showProgress = function (run, fraction) {
+  Widget.prototype.showProgress = function (fraction) {
     var percent = Math.min(100, Math.floor(fraction * 100));
     this.view.setProgress(percent);
-    if (percent >= 50 && !run.halfAnnounced) {
-      run.halfAnnounced = true;
+    if (percent >= 50 && !this.halfAnnounced) {
+      this.halfAnnounced = true;
       this.view.announce(internals.format(this.text.workingPercent, { percent: 50 }));
     }
   };
@@ -337,9 +262,7 @@
 
   Widget.prototype.cancelRun = function () {
     if (!this.run) return;
-    this.run.cancelled = true;
-    this.run.controller.abort();
-    if (this.run.solver) this.run.solver.cancel();
+    this.run.cancel();
     this.run = null;
   };
 
