@@ -23,8 +23,8 @@ class Slot:
 
 #: The demo's classes. Capacities are small so that a slot fills up quickly.
 SLOTS = (
-    Slot("lundi-1800", "Lundi, 18 h 00 – 18 h 45", "Monday, 6:00–6:45 pm", 3),
-    Slot("mercredi-1215", "Mercredi, 12 h 15 – 13 h 00", "Wednesday, 12:15–1:00 pm", 2),
+    Slot("lundi-1800", "Lundi, 18 h 00 – 18 h 45", "Monday, 6:00–6:45 pm", 6),
+    Slot("mercredi-1215", "Mercredi, 12 h 15 – 13 h 00", "Wednesday, 12:15–1:00 pm", 4),
     Slot("samedi-1000", "Samedi, 10 h 00 – 10 h 45", "Saturday, 10:00–10:45 am", 2),
 )
 

@@ -42,7 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 
-#: Seconds to wait for the service and the demo portal to answer.
+#: Seconds to wait for the service and the demo portal to respond.
 START_TIMEOUT = 20
 
 #: Seconds to wait for the server process to exit after SIGTERM.
@@ -147,7 +147,7 @@ def _wait_until_up(process: subprocess.Popen, urls: list[str], log_path: Path) -
 
 
 def _stop(process: subprocess.Popen) -> None:
-    """Stop the server by its PID; its own shutdown stops the demo portal."""
+    """Stop the server by its PID. Its own shutdown stops the demo portal."""
     if process.poll() is not None:
         return
 
@@ -156,8 +156,9 @@ def _stop(process: subprocess.Popen) -> None:
     try:
         process.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
-        # The process was started in its own session, so its group id is its
-        # PID: this ends the service, its workers and the portal, nothing else.
+        # The process leads its own session, so its process group id is its
+        # PID. Killing that group ends the service, its workers and the portal,
+        # and nothing else.
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=STOP_TIMEOUT)
 
