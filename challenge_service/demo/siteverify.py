@@ -39,6 +39,8 @@ def verify_token(
 
     :raises VerifyUnavailable: if both attempts fail.
     """
+    # remoteip is optional and the service does not use it, so the visitor's
+    # address stays with the portal.
     body = urllib.parse.urlencode(
         {
             "secret": secret,

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import current_app
+from flask import make_response
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -189,9 +190,17 @@ def static_file(filename: str) -> Response:
 
 
 @bp.app_errorhandler(HTTPException)
-def http_error(error: HTTPException) -> tuple[str, int]:
+def http_error(error: HTTPException) -> Response:
     """Show HTTP errors as a page in the visitor's language."""
-    return _error_page(error.code or 500)
+    body, status = _error_page(error.code or 500)
+    response = make_response(body, status)
+
+    # Keep the headers that the error defines, such as Allow on a 405.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+
+    return response
 
 
 @bp.app_errorhandler(Exception)

@@ -150,6 +150,27 @@ def test_missing_token_rejected(post_booking) -> None:
     assert re.search(r'value="lundi-1800"\s+checked', response.html)
 
 
+def test_typed_name_is_escaped(post_booking) -> None:
+    response = post_booking({"name": '"><script>alert(1)</script>', "slot": "x"})
+
+    assert response.status == 400
+    assert "<script>alert(1)" not in response.html
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in response.html
+
+
+def test_wrong_method_lists_allowed(demo_server) -> None:
+    request = urllib.request.Request(demo_server.demo_url + "/demo/book", method="PUT")
+
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+
+    with caught.value as error:
+        allowed = {method.strip() for method in error.headers["Allow"].split(",")}
+
+    assert error.code == 405
+    assert "POST" in allowed
+
+
 def test_field_errors_leave_token_unspent(pass_token, post_booking) -> None:
     token = pass_token()
     rejected = post_booking(
