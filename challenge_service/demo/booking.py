@@ -14,6 +14,11 @@ logger = logging.getLogger(__name__)
 #: Maximum length of a name, in characters.
 MAX_NAME_LENGTH = 80
 
+#: Unicode categories rejected in a name: control characters and surrogates.
+#: Format characters stay allowed, since names in Persian and other scripts
+#: need the zero-width non-joiner.
+NAME_FORBIDDEN = frozenset({"Cc", "Cs"})
+
 #: Maximum length of a pass token sent to siteverify, the service's own limit.
 MAX_TOKEN_LENGTH = 2048
 
@@ -57,7 +62,7 @@ def check_fields(form: dict[str, str], book: SlotBook) -> list[Rejection]:
         rejections.append(Rejection("name-missing", 400, "name"))
     elif len(name) > MAX_NAME_LENGTH:
         rejections.append(Rejection("name-too-long", 400, "name"))
-    elif any(unicodedata.category(char).startswith("C") for char in name):
+    elif any(unicodedata.category(char) in NAME_FORBIDDEN for char in name):
         rejections.append(Rejection("name-invalid", 400, "name"))
 
     if not slot_id:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from portal_steps import fill_with_keyboard
-from portal_steps import wait_for_success
+from .portal_steps import fill_with_keyboard
+from .portal_steps import wait_for_success
 
 axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
 

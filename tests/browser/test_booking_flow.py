@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from playwright.sync_api import expect
-from portal_steps import fill_with_keyboard
-from portal_steps import DUPLICATE_FR
-from portal_steps import wait_for_success
-from portal_steps import WIDGET
+from .portal_steps import fill_with_keyboard
+from .portal_steps import DUPLICATE_FR
+from .portal_steps import wait_for_success
+from .portal_steps import WIDGET
 
 
 def csp_violations(page: Any) -> list[dict[str, Any]]:

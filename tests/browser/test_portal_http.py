@@ -171,6 +171,18 @@ def test_wrong_method_lists_allowed(demo_server) -> None:
     assert "POST" in allowed
 
 
+def test_name_with_joiner_accepted(pass_token, post_booking) -> None:
+    fields = {
+        "name": "Mehr\u200cnaz Karimi",
+        "slot": "mercredi-1215",
+        "challenge-response": pass_token(),
+    }
+    response = post_booking(fields)
+
+    assert response.status == 200
+    assert "Mehr\u200cnaz Karimi" in response.html
+
+
 def test_field_errors_leave_token_unspent(pass_token, post_booking) -> None:
     token = pass_token()
     rejected = post_booking(

@@ -1,0 +1,1 @@
+"""Browser tests of the demo portal with the real widget and service."""
