@@ -97,9 +97,11 @@ def book() -> tuple[str, int]:
         rejections = [Rejection("slot-full", 409, "slot")]
 
     if rejections:
+        # Only a known slot id is logged, so that no typed text reaches the log.
+        known_slot = slot_book.get(form.get("slot", ""))
         logger.info(
             "booking rejected slot=%s reasons=%s",
-            form.get("slot", "")[:32] or "-",
+            known_slot.id if known_slot else "-",
             ",".join(rejection.reason for rejection in rejections),
         )
         status = max(rejection.status for rejection in rejections)
