@@ -2,7 +2,7 @@
 
 Every error response has the same body::
 
-    {"status": 400, "error": "invalid-field", "message": "...", "field": "action"}
+    {"status": 400, "error": "invalid-request", "message": "...", "field": "action"}
 
 ``error`` is a stable code that clients can switch on, ``message`` is a
 sentence for the developer that names the field and the fix, and ``field``
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 
 from flask import Flask
 from flask import jsonify
@@ -114,7 +115,20 @@ _HTTP_CODES = {
     405: "method-not-allowed",
     413: "payload-too-large",
     415: "unsupported-media-type",
+    416: "range-not-satisfiable",
 }
+
+#: Error renderers for paths whose API has its own error shape, used for the
+#: errors raised before a view runs, such as 405.
+_PATH_RENDERERS: dict[str, Callable[[int, str], Response]] = {}
+
+
+def render_errors_at(path: str, renderer: Callable[[int, str], Response]) -> None:
+    """Render the HTTP and unexpected errors at ``path`` with ``renderer``.
+
+    ``renderer`` takes the status and a message and returns the response.
+    """
+    _PATH_RENDERERS[path] = renderer
 
 
 def error_response(
@@ -157,18 +171,34 @@ def _handle_http_error(error: HTTPException) -> Response:
             f" {request.max_content_length} bytes."
         )
 
-    return error_response(status, code, message)
+    renderer = _PATH_RENDERERS.get(request.path)
+
+    if renderer is not None:
+        response = renderer(status, message)
+    else:
+        response = error_response(status, code, message)
+
+    # Keep headers such as Allow on 405 and Content-Range on 416.
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+
+    return response
 
 
 def _handle_unexpected(error: Exception) -> Response:
     error_id = secrets.token_hex(6)
     logger.error("unexpected error %s on %s", error_id, request.path, exc_info=error)
-    return error_response(
-        500,
-        "internal-error",
+    message = (
         f"The service failed unexpectedly; quote error id {error_id} to the"
-        " operator.",
+        " operator."
     )
+    renderer = _PATH_RENDERERS.get(request.path)
+
+    if renderer is not None:
+        return renderer(500, message)
+
+    return error_response(500, "internal-error", message)
 
 
 def init_app(app: Flask) -> None:

@@ -7,6 +7,7 @@ can call them directly.
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import json
 import logging
 import re
@@ -108,7 +109,7 @@ class ChallengeService:
 
     def open_envelope(self, challenge_id: str, envelope: str) -> dict[str, Any]:
         """Return the verified state of a challenge, or raise the matching error."""
-        if not CHALLENGE_ID.match(challenge_id):
+        if not CHALLENGE_ID.fullmatch(challenge_id):
             raise UnknownChallenge(
                 f"No challenge has the id {challenge_id!r}; use the challenge_id"
                 " returned when the challenge was issued.",
@@ -126,7 +127,8 @@ class ChallengeService:
 
         if state.get("id") != challenge_id:
             raise UnknownChallenge(
-                f"The envelope belongs to another challenge than {challenge_id!r}.",
+                f"challenge_id {challenge_id!r} does not match the envelope, which"
+                " belongs to another challenge.",
                 field="challenge_id",
             )
 
@@ -146,7 +148,8 @@ class ChallengeService:
 
         if now >= state["exp"]:
             raise ChallengeExpired(
-                "The challenge expired; request a new one.", field="envelope"
+                "The challenge of this envelope expired; request a new one.",
+                field="envelope",
             )
 
         # 2. The answer itself; a wrong answer leaves the challenge unanswered.
@@ -165,7 +168,8 @@ class ChallengeService:
             "challenge", state["id"], state["exp"] + USED_ID_MARGIN
         ):
             raise AlreadyAnswered(
-                "This challenge was already answered; request a new one.",
+                f"The challenge with challenge_id {state['id']!r} was already"
+                " answered; request a new one.",
                 field="challenge_id",
             )
 
@@ -223,7 +227,7 @@ class ChallengeService:
 
         sitekey = fields.get("sitekey")
 
-        if sitekey and not secrets.compare_digest(sitekey, site.sitekey):
+        if sitekey and not hmac.compare_digest(sitekey.encode(), site.sitekey.encode()):
             return _failure("sitekey-secret-mismatch")
 
         try:

@@ -183,7 +183,7 @@ def test_remoteip_is_accepted(flow):
     [
         ("{broken", "not valid JSON"),
         ("[]", "JSON object"),
-        ('{"secret": 1, "response": "x"}', "secret must be a string"),
+        ('{"secret": 1, "response": "x"}', "secret must be a UTF-8 string"),
     ],
 )
 def test_bad_json_is_bad_request(client, data, message):

@@ -28,7 +28,7 @@ from .schemas import string_field
 
 bp = Blueprint("challenges", __name__, url_prefix="/api/v1/challenges")
 
-#: Seconds a browser may cache a preflight answer.
+#: Seconds a browser may cache a preflight response.
 PREFLIGHT_MAX_AGE = 600
 
 
@@ -53,7 +53,10 @@ def _allow_origin(response: Response) -> Response:
 @bp.route("", methods=["OPTIONS"])
 @bp.route("/<challenge_id>/answer", methods=["OPTIONS"])
 def preflight(challenge_id: str | None = None) -> Response:
-    return Response(status=204)
+    """Respond to a CORS preflight; the site is checked on the real request."""
+    response = Response(status=204)
+    del response.headers["Content-Type"]
+    return response
 
 
 def _hostname_of_origin(site: Site) -> str:
@@ -67,7 +70,10 @@ def _hostname_of_origin(site: Site) -> str:
             field="Origin",
         )
 
-    hostname = urlsplit(origin).hostname or ""
+    try:
+        hostname = urlsplit(origin).hostname or ""
+    except ValueError:
+        hostname = ""
 
     if hostname not in site.hostnames:
         raise OriginNotAllowed(

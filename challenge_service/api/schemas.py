@@ -19,23 +19,50 @@ ACTION = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 LANGUAGES = ("fr", "en")
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json_object(data: bytes) -> dict[str, Any]:
+    """Parse ``data`` as a JSON object; raise ValueError with a message otherwise.
+
+    NaN and Infinity are rejected because RFC 8259 does not allow them, and
+    nesting deep enough to exhaust the parser counts as invalid JSON.
+    """
+    try:
+        body = json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ValueError("The request body is not valid JSON.") from None
+
+    if not isinstance(body, dict):
+        raise ValueError("The request body must be a JSON object.")
+
+    return body
+
+
+def is_encodable(value: str) -> bool:
+    """Return whether ``value`` has no lone surrogates, so it encodes as UTF-8."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+
+    return True
+
+
 def json_body() -> dict[str, Any]:
     """Return the request body as a JSON object."""
     if not request.is_json:
         raise UnsupportedMediaType(
             "The request body must be JSON; send it with"
-            " 'Content-Type: application/json'."
+            " 'Content-Type: application/json'.",
+            field="Content-Type",
         )
 
     try:
-        body = json.loads(request.get_data(cache=True))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("The request body is not valid JSON.") from None
-
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.")
-
-    return body
+        return parse_json_object(request.get_data(cache=True))
+    except ValueError as error:
+        raise InvalidRequest(str(error)) from None
 
 
 def string_field(
@@ -56,15 +83,15 @@ def string_field(
 
         return None
 
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{label} must be a string.", field=label)
+    if not isinstance(value, str) or not is_encodable(value):
+        raise InvalidRequest(f"{label} must be a UTF-8 string.", field=label)
 
     if len(value) > max_length:
         raise InvalidRequest(
             f"{label} is longer than {max_length} characters.", field=label
         )
 
-    if pattern is not None and not pattern.match(value):
+    if pattern is not None and not pattern.fullmatch(value):
         raise InvalidRequest(
             f"{label} has an invalid format; expected {pattern.pattern}.",
             field=label,

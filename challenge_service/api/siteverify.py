@@ -2,7 +2,7 @@
 
 Requests and responses follow the convention shared by reCAPTCHA, hCaptcha
 and Turnstile: form-encoded or JSON fields ``secret``, ``response``,
-``remoteip``, ``idempotency_key`` and ``sitekey``; an HTTP 200 answer with
+``remoteip``, ``idempotency_key`` and ``sitekey``; an HTTP 200 response with
 ``success`` and, on failure, ``error-codes``. A portal switches to this
 service by changing the URL it posts to.
 """
@@ -10,7 +10,6 @@ service by changing the URL it posts to.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from typing import Any
 
@@ -18,10 +17,12 @@ from flask import Blueprint
 from flask import jsonify
 from flask import request
 from flask import Response
-from werkzeug.exceptions import HTTPException
 
+from .. import errors
 from ..errors import StoreUnavailable
 from . import current_service
+from .schemas import is_encodable
+from .schemas import parse_json_object
 
 bp = Blueprint("siteverify", __name__, url_prefix="/api/v1")
 
@@ -63,15 +64,12 @@ def _failure(code: str, message: str | None = None) -> dict[str, Any]:
 
 
 def _fields() -> dict[str, str | None] | dict[str, Any]:
-    """Read the request fields, or return a failure answer."""
+    """Read the request fields, or return a failure result."""
     if request.is_json:
         try:
-            body = json.loads(request.get_data(cache=True))
-        except (ValueError, UnicodeDecodeError):
-            return _failure("bad-request", "The request body is not valid JSON.")
-
-        if not isinstance(body, dict):
-            return _failure("bad-request", "The request body must be a JSON object.")
+            body = parse_json_object(request.get_data(cache=True))
+        except ValueError as error:
+            return _failure("bad-request", str(error))
     else:
         body = request.form.to_dict(flat=True)
 
@@ -80,8 +78,8 @@ def _fields() -> dict[str, str | None] | dict[str, Any]:
     for name, limit in FIELD_LIMITS.items():
         value = body.get(name)
 
-        if value is not None and not isinstance(value, str):
-            return _failure("bad-request", f"{name} must be a string.")
+        if value is not None and not (isinstance(value, str) and is_encodable(value)):
+            return _failure("bad-request", f"{name} must be a UTF-8 string.")
 
         if value is not None and len(value) > limit:
             return _failure("bad-request", f"{name} is longer than {limit} characters.")
@@ -101,7 +99,7 @@ def siteverify() -> Response:
 
     key = fields["idempotency_key"]
 
-    if key is not None and not IDEMPOTENCY_KEY.match(key):
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         return jsonify(
             _failure(
                 "bad-request",
@@ -127,15 +125,14 @@ def siteverify() -> Response:
     return jsonify(result)
 
 
-@bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> tuple[Response, int]:
-    # Keep the siteverify shape for errors raised while reading the body, such
-    # as a body over the size limit, so that portal libraries can parse them.
-    body = _failure("bad-request", error.description)
+def _error(status: int, message: str) -> Response:
+    # Errors raised before or outside the view keep the siteverify shape, so
+    # that portal libraries can parse them: a body over the size limit, a
+    # wrong method, an unexpected failure.
+    code = "internal-error" if status >= 500 else "bad-request"
+    response = jsonify(_failure(code, message))
+    response.status_code = status
+    return response
 
-    if error.code == 413:
-        body["message"] = (
-            f"The request body is larger than {request.max_content_length} bytes."
-        )
 
-    return jsonify(body), error.code or 400
+errors.render_errors_at(bp.url_prefix + "/siteverify", _error)
