@@ -29,12 +29,16 @@ def content_security_policy(origin: str) -> str:
     The page itself runs no inline script or style. The widget loads its
     script from the service, calls the service's API with fetch(), and runs
     its solver in a Web Worker built from a ``blob:`` URL because a worker
-    cannot start from another origin's URL.
+    cannot start from another origin's URL. The widget applies its CSS as a
+    constructed stylesheet, which needs no ``style-src`` entry, but falls
+    back to a ``<link>`` to the service in browsers without constructed
+    stylesheets (see ``widgets/captcha/README.md``). Allowing the service's
+    styles adds no trust, since its scripts already run on the page.
     """
     directives = {
         "default-src": "'self'",
         "script-src": f"'self' {origin}",
-        "style-src": "'self'",
+        "style-src": f"'self' {origin}",
         "connect-src": origin,
         "worker-src": "blob:",
         "img-src": "'self' data:",

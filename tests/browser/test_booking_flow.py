@@ -68,6 +68,8 @@ def test_flow_has_no_csp_violation(demo_server, page, page_events) -> None:
     # blob-worker is the solver that a cross-origin widget uses when the
     # page's worker-src allows it; a CSP block would fall back to main-thread.
     expect(page.locator(WIDGET)).to_have_attribute("data-solver-used", "blob-worker")
+    # captcha.css sets display: flex, so this shows that its styles applied.
+    expect(page.locator(f"{WIDGET} .cw-widget")).to_have_css("display", "flex")
     assert csp_violations(page) == []
 
     with page.expect_navigation():

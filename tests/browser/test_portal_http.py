@@ -26,7 +26,7 @@ def expected_policy(service_url: str) -> str:
     return (
         "default-src 'self'; "
         f"script-src 'self' {service_url}; "
-        "style-src 'self'; "
+        f"style-src 'self' {service_url}; "
         f"connect-src {service_url}; "
         "worker-src blob:; "
         "img-src 'self' data:; "
