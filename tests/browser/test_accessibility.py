@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import axe_playwright_python.sync_playwright as axe_playwright
 import pytest
 from playwright.sync_api import expect
 
 from .portal_steps import fill_with_keyboard
 from .portal_steps import wait_for_success
-
-axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
 
 #: WCAG 2.0, 2.1 and 2.2 levels A and AA, as axe-core tags them.
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
