@@ -28,7 +28,7 @@ type ChallengeWidgetErrorCode =
   | "reset"
   /** A request failed, timed out after 15 s, or returned a body that is not JSON. */
   | "network-error"
-  /** The service answered 429 or 503; retryAfter is set when Retry-After was readable. */
+  /** The service responded with 429 or 503; retryAfter is set when Retry-After was readable. */
   | "rate-limited"
   /** Any other 4xx or 5xx, e.g. unknown-sitekey or origin-not-allowed (see serviceError). */
   | "service-error"
@@ -38,11 +38,11 @@ type ChallengeWidgetErrorCode =
   | "unsupported-challenge"
   /** No solver placement could run the proof of work (two crashes, or none could start). */
   | "solver-failed"
-  /** The service answered `expired` three times in a row (two automatic retries). */
+  /** The service responded `expired` three times in a row (two automatic retries). */
   | "expired"
   /** Missing sitekey, invalid action or api, unknown element. */
   | "invalid-options"
-  /** A bug in the widget; the message says what failed. */
+  /** A bug in the widget; the message names what failed. */
   | "internal-error";
 
 interface ChallengeWidgetError extends Error {

@@ -55,6 +55,8 @@
       element.src = internals.trustedScriptUrl(url);
       // Dynamically inserted scripts run in insertion order only with async = false.
       element.async = false;
+      // A CORS request without credentials: the widget never sends cookies.
+      element.crossOrigin = 'anonymous';
       if (script.nonce) element.nonce = script.nonce;
       element.onload = function () { resolve(); };
       element.onerror = function () { reject(new Error('failed to load ' + url)); };
@@ -86,10 +88,12 @@
   }
 
   // Returns the options the Widget uses; `problem` describes the first invalid one.
-  function normalizeOptions(element, given) {
+  function normalizeOptions(element, explicitOptions) {
     var merged = readAttributes(element);
-    for (var key in given) {
-      if (Object.prototype.hasOwnProperty.call(given, key) && given[key] !== undefined) merged[key] = given[key];
+    for (var key in explicitOptions) {
+      if (Object.prototype.hasOwnProperty.call(explicitOptions, key) && explicitOptions[key] !== undefined) {
+        merged[key] = explicitOptions[key];
+      }
     }
     var options = {
       sitekey: merged.sitekey,

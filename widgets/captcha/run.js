@@ -7,7 +7,7 @@
 
   // A prefetched challenge with less time left than this is replaced before solving.
   var MIN_CHALLENGE_LIFETIME_MS = 15000;
-  // Automatic new attempts after the service answers `expired` within one run.
+  // Automatic new attempts after the service responds `expired` within one run.
   var MAX_EXPIRED_RETRIES = 2;
   // Bound on `next` challenges the service may chain after an answer.
   var MAX_CHAINED_CHALLENGES = 5;
@@ -49,7 +49,7 @@
       var fetchNew = function () { return fetchChallenge(options, controller.signal); };
       if (!prefetched) return fetchNew();
       return prefetched.then(function (data) {
-        // Nobody may have touched the form before this early challenge expired.
+        // The form may have stayed untouched until this early challenge expired.
         var left = internals.expiryTime(data, 0) - Date.now();
         return left >= MIN_CHALLENGE_LIFETIME_MS ? data : fetchNew();
       }, fetchNew);

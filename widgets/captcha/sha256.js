@@ -60,10 +60,11 @@
         t++;
         continue;
       }
-      // Eight rounds unrolled. Instead of moving all eight working variables
-      // each round, the names take turns in each role: a round writes only
-      // the variables in the roles of d (d + T1) and h (T1 + T2, the new a),
-      // and after eight rounds every name is back in its own role.
+      // Eight rounds unrolled, without moving the eight working variables
+      // each round. Instead the names take turns in each role. A round writes
+      // only the variable in the role of d (new e = d + T1) and the one in the
+      // role of h (new a = T1 + T2). After eight rounds each name is back in
+      // its own role.
       if (extend) {
         x = w[t - 15];
         y = w[t - 2];
