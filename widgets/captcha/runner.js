@@ -25,6 +25,8 @@
     return new Promise(noop);
   }
 
+  // kind is 'startup' (the placement could not start), 'unavailable' (its
+  // files did not load, which may be temporary) or 'crash'.
   function placementError(kind, message) {
     var error = new Error(message);
     error.kind = kind;
@@ -62,7 +64,8 @@
       try {
         worker = new Worker(internals.trustedScriptUrl(url));
       } catch (error) {
-        // Chromium throws SecurityError here for some blocked URLs.
+        // A URL of another origin throws a SecurityError, and a string URL under
+        // enforced Trusted Types throws a TypeError.
         reject(placementError('startup', 'new Worker failed: ' + error));
         return;
       }
@@ -119,7 +122,7 @@
    */
   function runMainThread(base, job, onProgress, handle) {
     return loadSolverScript(base).catch(function (error) {
-      throw placementError('startup', 'sha256.js did not load: ' + error);
+      throw placementError('unavailable', 'sha256.js did not load: ' + error);
     }).then(function () {
       return new Promise(function (resolve, reject) {
         var channel = new MessageChannel();
@@ -167,7 +170,7 @@
     if (path === 'worker') return runWorker(base + 'worker.js', job, onProgress, handle);
     if (path === 'blob-worker') {
       return blobWorkerUrl(base).catch(function (error) {
-        throw placementError('startup', 'the worker source did not load: ' + error);
+        throw placementError('unavailable', 'the worker source did not load: ' + error);
       }).then(function (url) {
         return handle.cancelled ? pending() : runWorker(url, job, onProgress, handle);
       });
@@ -202,9 +205,9 @@
         return result;
       }, function (error) {
         if (handle.cancelled) return pending();
-        if (error.kind === 'startup' && path !== 'main-thread') {
+        if (error.kind === 'startup') {
           failedPlacements[path] = true;
-        } else {
+        } else if (error.kind === 'crash') {
           // A crash is retried once, on the next placement.
           crashes++;
           if (crashes > 1) {
