@@ -40,7 +40,7 @@ type ChallengeWidgetErrorCode =
   | "solver-failed"
   /** The service responded `expired` three times in a row (two automatic retries). */
   | "expired"
-  /** Missing sitekey, invalid action or api, unknown element. */
+  /** Missing sitekey, invalid action or api, no such element, unknown widget id, or no widget rendered. */
   | "invalid-options"
   /** A bug in the widget; the message names what failed. */
   | "internal-error";
@@ -96,7 +96,12 @@ interface ChallengeWidgetApi {
    * Ignoring the returned promise causes no unhandledrejection event.
    */
   execute(widgetId?: ChallengeWidgetId): Promise<string>;
-  /** Returns the current pass token, or "" when there is none. */
+  /**
+   * Returns the current pass token, or "" when there is none.
+   * getResponse, reset and remove throw a TypeError for an id that render()
+   * never returned. Without an id they act on the first widget still on the
+   * page, and do nothing (getResponse returns "") when there is none.
+   */
   getResponse(widgetId?: ChallengeWidgetId): string;
   /** Clears the token and returns to idle; pending execute() calls reject with "reset". */
   reset(widgetId?: ChallengeWidgetId): void;

@@ -35,7 +35,7 @@
       policy = window.trustedTypes.createPolicy('challenge-widget', {
         createScriptURL: function (url) {
           if (url.indexOf(base) === 0 || url.indexOf('blob:') === 0) return url;
-          throw new TypeError('challenge widget: refusing script URL ' + url);
+          throw new TypeError('challenge widget: rejected script URL ' + url + ', which is outside ' + base);
         }
       });
     } catch (error) {
@@ -87,7 +87,8 @@
     };
   }
 
-  // Returns the options the Widget uses; `problem` describes the first invalid one.
+  // Returns the options the Widget uses. `problem` describes an invalid option,
+  // the missing sitekey first, or is null.
   function normalizeOptions(element, explicitOptions) {
     var merged = readAttributes(element);
     for (var key in explicitOptions) {
@@ -169,17 +170,23 @@
     return createRecord(element, normalized);
   }
 
-  // Returns the record for an id, or the first widget still on the page.
+  // Returns the record for an id, or the first widget still on the page, or
+  // null when no id is given and no widget is on the page. Throws a TypeError
+  // for an id that render() never returned.
   function findRecord(id) {
     if (id !== undefined && id !== null) {
       var record = records[id];
-      if (!record) throw new TypeError('challenge widget: unknown widget id ' + JSON.stringify(id));
+      if (!record) {
+        var error = new TypeError('challenge widget: unknown widget id ' + JSON.stringify(id));
+        error.code = 'invalid-options';
+        throw error;
+      }
       return record;
     }
     for (var i = 0; i < order.length; i++) {
       if (!records[order[i]].removed) return records[order[i]];
     }
-    throw new TypeError('challenge widget: no widget has been rendered');
+    return null;
   }
 
   // Runs `action` on the widget once the parts have loaded.
@@ -199,7 +206,13 @@
   }
 
   function execute(id) {
-    var record = findRecord(id);
+    var record;
+    try {
+      record = findRecord(id);
+    } catch (error) {
+      return rejected('invalid-options', error.message);
+    }
+    if (!record) return rejected('invalid-options', 'challenge widget: no widget has been rendered');
     if (record.removed) return rejected('removed', 'the widget was removed');
     if (record.widget) return record.widget.execute();
     var promise = ready.then(function () {
@@ -243,15 +256,16 @@
     execute: execute,
     getResponse: function (id) {
       var record = findRecord(id);
-      return record.widget && !record.removed ? record.widget.getResponse() : '';
+      return record && record.widget && !record.removed ? record.widget.getResponse() : '';
     },
     reset: function (id) {
       var record = findRecord(id);
+      if (!record) return;
       whenReady(record, function (widget) { if (!record.removed) widget.reset(); }).catch(function () {});
     },
     remove: function (id) {
       var record = findRecord(id);
-      if (record.removed) return;
+      if (!record || record.removed) return;
       // The record stays, so that execute() on this id rejects with `removed`.
       record.removed = true;
       record.element.removeAttribute('data-widget-id');
