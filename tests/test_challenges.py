@@ -33,6 +33,7 @@ def test_issue_answers_cors(flow):
     response = flow.issue()
 
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.headers["Access-Control-Expose-Headers"] == "Retry-After"
     assert response.headers["Vary"] == "Origin"
     assert response.headers["Cache-Control"] == "no-store"
 

@@ -40,6 +40,7 @@ def _allow_origin(response: Response) -> Response:
 
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
         response.headers["Vary"] = "Origin"
 
     if request.method == "OPTIONS":
