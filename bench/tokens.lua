@@ -1,5 +1,6 @@
 -- Send one form-encoded verify request per token, each token once.
--- TOKENS_FILE holds "secret" on line 1, then one token per line.
+-- TOKENS_FILE holds "secret" on line 1, then one token per line; TOKEN_OFFSET
+-- skips the tokens that an earlier run used.
 
 local tokens = {}
 local secret
@@ -23,7 +24,7 @@ function init(args)
     if first then secret = line; first = false
     else table.insert(tokens, line) end
   end
-  counter = thread_index
+  counter = thread_index + tonumber(os.getenv("TOKEN_OFFSET") or "0")
 end
 
 function request()

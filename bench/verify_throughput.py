@@ -6,7 +6,7 @@ store, signs a distinct pass token for every request, and loads
 endpoint in ``bench/baseline_app.py``. Both run with the same worker count,
 connections and duration, in one run, and the script prints their ratio.
 
-Usage: python bench/verify_throughput.py [--seconds 10] [--workers 2]
+Usage: python bench/verify_throughput.py [--seconds 10] [--workers 2] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import os
 import re
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,12 +65,14 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(timeout=15)
 
 
-def _wrk(url: str, tokens_file: Path, seconds: int, threads: int, connections: int) -> dict:
+def _wrk(url: str, tokens_file: Path, options, offset: int) -> dict:
     output = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-         "-s", str(ROOT / "bench" / "tokens.lua"), url],
-        env={**os.environ, "TOKENS_FILE": str(tokens_file), "WRK_THREADS": str(threads)},
-        capture_output=True, text=True, timeout=seconds + 60, check=True,
+        ["wrk", f"-t{options.threads}", f"-c{options.connections}",
+         f"-d{options.seconds}s", "--latency", "-s",
+         str(ROOT / "bench" / "tokens.lua"), url],
+        env={**os.environ, "TOKENS_FILE": str(tokens_file),
+             "WRK_THREADS": str(options.threads), "TOKEN_OFFSET": str(offset)},
+        capture_output=True, text=True, timeout=options.seconds + 60, check=True,
     ).stdout
     fields = dict(item.split("=") for item in RESULT.search(output).group(1).split())
     result = {name: int(value) for name, value in fields.items()}
@@ -91,6 +94,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-verify-"))
 
@@ -112,44 +116,54 @@ def main() -> None:
     _write_tokens(baseline_tokens, "unused", (
         baseline_sign(secrets.token_urlsafe(90).encode()) for _ in range(TOKEN_COUNT)
     ))
-    results = {}
+    rows = []
 
-    # The reference endpoint, then the service, under the same gunicorn set-up.
-    port = free_port()
-    baseline = _start(
-        [sys.executable, "-m", "gunicorn", "-w", str(options.workers), "-k", "sync",
-         "-b", f"127.0.0.1:{port}", "bench.baseline_app:app"], port, {},
-    )
-    try:
-        results["baseline"] = _wrk(f"http://127.0.0.1:{port}/verify", baseline_tokens,
-                                   options.seconds, options.threads, options.connections)
-    finally:
-        _stop(baseline)
+    # Alternate the reference and the service so that load from other
+    # processes on the machine falls on both alike; each round gets fresh
+    # servers and unused tokens.
+    for round_index in range(options.rounds):
+        offset = round_index * (TOKEN_COUNT // options.rounds)
+        port = free_port()
+        baseline = _start(
+            [sys.executable, "-m", "gunicorn", "-w", str(options.workers), "-k",
+             "sync", "-b", f"127.0.0.1:{port}", "bench.baseline_app:app"], port, {},
+        )
+        try:
+            rows.append(("baseline", round_index, _wrk(
+                f"http://127.0.0.1:{port}/verify", baseline_tokens, options, offset)))
+        finally:
+            _stop(baseline)
 
-    port = free_port()
-    service = _start(
-        [sys.executable, "-m", "challenge_service", "serve", "--port", str(port),
-         "--workers", str(options.workers), "--data-dir", str(work)],
-        port, {"CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY},
-    )
-    try:
-        results["verify"] = _wrk(f"http://127.0.0.1:{port}/api/v1/siteverify",
-                                 service_tokens, options.seconds, options.threads,
-                                 options.connections)
-    finally:
-        _stop(service)
+        port = free_port()
+        service = _start(
+            [sys.executable, "-m", "challenge_service", "serve", "--port", str(port),
+             "--workers", str(options.workers), "--data-dir", str(work)],
+            port, {"CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY},
+        )
+        try:
+            rows.append(("verify", round_index, _wrk(
+                f"http://127.0.0.1:{port}/api/v1/siteverify", service_tokens, options,
+                offset)))
+        finally:
+            _stop(service)
 
-    print("| endpoint | req/s | p50 ms | p99 ms | failed answers | socket errors |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| round | endpoint | req/s | p50 ms | p99 ms | failed answers | socket errors |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
 
-    for name, result in results.items():
-        print(f"| {name} | {result['rps']:.0f} | {result['p50_us'] / 1000:.2f} |"
-              f" {result['p99_us'] / 1000:.2f} | {result['failures']} | {result['errors']} |")
+    for name, round_index, result in rows:
+        print(f"| {round_index + 1} | {name} | {result['rps']:.0f} |"
+              f" {result['p50_us'] / 1000:.2f} | {result['p99_us'] / 1000:.2f} |"
+              f" {result['failures']} | {result['errors']} |")
 
-    ratio = results["verify"]["rps"] / results["baseline"]["rps"]
-    print(f"\nverify / baseline throughput: {ratio:.2f}"
+    ratios = [
+        verify["rps"] / baseline["rps"]
+        for (_, _, baseline), (_, _, verify) in zip(rows[::2], rows[1::2])
+    ]
+    print(f"\nverify / baseline throughput per round: "
+          f"{', '.join(f'{ratio:.2f}' for ratio in ratios)};"
+          f" median {statistics.median(ratios):.2f}"
           f" (gunicorn sync, {options.workers} workers, {options.connections}"
-          f" connections, {options.seconds} s each)")
+          f" connections, {options.seconds} s per run)")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from collections.abc import Callable
+from collections.abc import Iterable
+
 from flask import Flask
-from flask import request
-from flask import Response
 
 from . import config as config_module
 from . import errors
@@ -59,15 +60,30 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # HTTP: error handlers, blueprints, headers.
     errors.init_app(app)
     register_blueprints(app)
-    app.after_request(_security_headers)
+    app.wsgi_app = _SecurityHeaders(app.wsgi_app)
     return app
 
 
-def _security_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+class _SecurityHeaders:
+    """WSGI middleware that adds the headers every response carries.
 
-    if request.path.startswith("/api/"):
-        response.headers["Cache-Control"] = "no-store"
+    Appending to the header list costs far less per request than editing
+    Werkzeug's header object in an ``after_request`` function.
+    """
 
-    return response
+    HEADERS = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
+    API_HEADERS = [*HEADERS, ("Cache-Control", "no-store")]
+
+    def __init__(self, wsgi_app: Callable) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        is_api = environ.get("PATH_INFO", "").startswith("/api/")
+        extra = self.API_HEADERS if is_api else self.HEADERS
+
+        def start(status: str, headers: list, exc_info=None):
+            names = {name.lower() for name, _ in headers}
+            headers.extend(item for item in extra if item[0].lower() not in names)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
