@@ -114,7 +114,8 @@ def _fields() -> dict[str, str | None] | dict[str, Any]:
 def jsonify(body: dict[str, Any]) -> Response:
     # Plain json.dumps: the siteverify answer needs no sorted keys or
     # pretty printing, and this is a hot path.
-    return current_app.response_class(json.dumps(body), mimetype="application/json")
+    text = json.dumps(body, separators=(",", ":"))
+    return current_app.response_class(text, mimetype="application/json")
 
 
 @bp.post("/siteverify")
