@@ -7,7 +7,7 @@ challenges with the widget's solver in a Web Worker and on the main thread
 ``salt:index:nonce``, with ``hashlib.sha256``. Prints a Markdown table row.
 
 The target ratio applies to the hashlib loop that hashes each whole message,
-as the service's reference solver does; the loop that copies a hash state
+as the service's answer check does; the loop that copies a hash state
 already fed the constant prefix is reported too.
 
 Usage: python bench/hashrate/run_bench.py [--runs 5] [--bits 18] [--puzzles 16]
