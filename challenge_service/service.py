@@ -72,7 +72,8 @@ class ChallengeService:
 
     def issue(self, site: Site, action: str, hostname: str, lang: str) -> dict:
         """Build a new challenge for ``site`` and return the widget's view of it."""
-        now = int(self.clock())
+        clock_now = self.clock()
+        now = int(clock_now)
         level = site.default_level
         challenge = challenges.get("pow").build(level)
         challenge_id = secrets.token_urlsafe(16)
@@ -102,7 +103,7 @@ class ChallengeService:
             "challenge_id": challenge_id,
             "level": level,
             "expires_at": isoformat(expires_at),
-            "expires_in": expires_at - now,
+            "expires_in": _seconds_left(expires_at, clock_now),
             "envelope": envelope,
             "challenge": challenge,
         }
@@ -144,7 +145,8 @@ class ChallengeService:
                 "The envelope was issued for another site.", field="envelope"
             )
 
-        now = int(self.clock())
+        clock_now = self.clock()
+        now = int(clock_now)
 
         if now >= state["exp"]:
             raise ChallengeExpired(
@@ -173,9 +175,10 @@ class ChallengeService:
                 field="challenge_id",
             )
 
-        return self._pass_token(state, now)
+        return self._pass_token(state, clock_now)
 
-    def _pass_token(self, state: dict[str, Any], now: int) -> dict[str, Any]:
+    def _pass_token(self, state: dict[str, Any], clock_now: float) -> dict[str, Any]:
+        now = int(clock_now)
         expires_at = now + self.settings.token_ttl
         token = self.signer.sign(
             PASS_TOKEN,
@@ -194,7 +197,7 @@ class ChallengeService:
         return {
             "pass_token": token,
             "expires_at": isoformat(expires_at),
-            "expires_in": expires_at - now,
+            "expires_in": _seconds_left(expires_at, clock_now),
         }
 
     def verify(self, fields: dict[str, str | None]) -> dict[str, Any]:
@@ -267,6 +270,12 @@ class ChallengeService:
 
         logger.debug("verified site=%s level=%s", site.id, token["level"])
         return result
+
+
+def _seconds_left(expires_at: int, clock_now: float) -> int:
+    # Signed times are whole seconds, so a value issued at 100.7 with a 300 s
+    # lifetime expires at 400: 299 seconds left, not 300.
+    return int(expires_at - clock_now)
 
 
 def _failure(*codes: str) -> dict[str, Any]:

@@ -361,3 +361,13 @@ def test_unknown_path_gets_json_error(client):
 
     assert response.status_code == 404
     assert response.get_json()["error"] == "not-found"
+
+
+def test_expires_in_counts_whole_seconds_left(flow, clock):
+    clock.advance(0.7)
+
+    issued = flow.issue().get_json()
+    answered = flow.answer(issued).get_json()
+
+    assert issued["expires_in"] == 299
+    assert answered["expires_in"] == 299

@@ -335,11 +335,6 @@ def test_reset_after_verify_new_token(demo_service, serve_pages, host_page) -> N
     assert replay["error-codes"] == ["timeout-or-duplicate", "already-seen-response"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="captcha.js reset() defers widget.reset() to a microtask, so an"
-    " execute() in the same task resolves with the old token",
-)
 def test_reset_then_execute_same_task(demo_service, serve_pages, host_page) -> None:
     """A portal resets the widget and requests a new token in one handler."""
     page = host_page
@@ -462,11 +457,6 @@ def test_token_expiry_renews_token(token_ttl_service, serve_pages, host_page) ->
     assert stale["error-codes"] == ["timeout-or-duplicate", "expired-input-response"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="widget.js expireToken() calls the expired callback while the state"
-    " is still success, so getResponse() in the callback expires the token again",
-)
 def test_expired_callback_reads_response(demo_service, serve_pages, host_page) -> None:
     """The page clock jumps past the renewal time of a 300 s token, twice.
 

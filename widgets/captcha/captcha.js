@@ -190,7 +190,17 @@
   }
 
   // Runs `action` on the widget once the parts have loaded.
+  // Runs at once when the widget exists, so that reset() or remove() takes
+  // effect before the caller's next line (an execute() right after a reset()
+  // must not get the old token); otherwise waits for the files to load.
   function whenReady(record, action) {
+    if (record.widget) {
+      try {
+        return Promise.resolve(action(record.widget));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return ready.then(function () {
       if (record.widget) return action(record.widget);
     });

@@ -208,8 +208,10 @@
     this.clearToken();
     if (reason === 'expired' && document.visibilityState === 'visible' && this.autoRenewals < MAX_AUTO_RENEWALS) {
       this.autoRenewals++;
-      this.callPage('expiredCallback', []);
+      // Start first: a callback that reads getResponse() must see the new
+      // check under way, not an expired success that would expire again.
       this.start(this.text.expired);
+      this.callPage('expiredCallback', []);
       return;
     }
     this.setState('expired', { message: reason === 'spent' ? this.text.spent : this.text.waiting });
