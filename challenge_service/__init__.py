@@ -82,7 +82,8 @@ class _SecurityHeaders:
         extra = self.API_HEADERS if is_api else self.HEADERS
 
         def start(status: str, headers: list, exc_info=None):
-            names = {name.lower() for name, _ in headers}
+            # A header the view set itself wins over the default.
+            names = [name.lower() for name, _ in headers]
             headers.extend(item for item in extra if item[0].lower() not in names)
             return start_response(status, headers, exc_info)
 

@@ -12,9 +12,8 @@ import json
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable
-from datetime import datetime
-from datetime import timezone
 from typing import Any
 
 from . import challenges
@@ -43,8 +42,7 @@ USED_ID_MARGIN = 60
 
 def isoformat(timestamp: float) -> str:
     """Return ``timestamp`` as ISO 8601 in UTC with a ``Z`` suffix."""
-    moment = datetime.fromtimestamp(int(timestamp), tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(timestamp)))
 
 
 @dataclasses.dataclass
@@ -254,12 +252,13 @@ class ChallengeService:
             "kinds": token["kinds"],
             "error-codes": [],
         }
+        key = fields.get("idempotency_key")
         outcome, stored = self.store.redeem(
             site.id,
             token["jti"],
             token["exp"] + USED_ID_MARGIN,
-            fields.get("idempotency_key"),
-            json.dumps(result),
+            key,
+            json.dumps(result) if key else "",
         )
 
         if outcome is Redemption.REPLAYED:

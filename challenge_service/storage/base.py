@@ -91,6 +91,7 @@ class Store(Protocol):
 
         With an idempotency key, a later call with the same site, token and key
         gets ``REPLAYED`` and the ``response`` stored by the first call.
+        Without a key, ``response`` is not stored and may be empty.
         """
 
     def purge_expired(self, now: float) -> int:

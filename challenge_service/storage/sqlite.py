@@ -113,20 +113,22 @@ class SQLiteStore:
         self._local.pid = os.getpid()
         return connection
 
-    @contextmanager
-    def _errors_as_unavailable(self) -> Iterator[None]:
+    def _unavailable(self, error: Exception) -> StoreUnavailable:
         # Any SQLite or file failure (locked past the busy timeout, disk full,
         # file gone) becomes a retryable 503, and the next call reconnects.
+        self._local.connection = None
+        return StoreUnavailable(
+            f"The SQLite store failed ({error}); retry shortly.", retry_after=1
+        )
+
+    @contextmanager
+    def _errors_as_unavailable(self) -> Iterator[None]:
         try:
             yield
         except (sqlite3.Error, OSError) as error:
-            self._local.connection = None
-            raise StoreUnavailable(
-                f"The SQLite store failed ({error}); retry shortly.", retry_after=1
-            ) from error
+            raise self._unavailable(error) from error
 
-    @contextmanager
-    def _write_lock(self) -> Iterator[None]:
+    def _lock_fd(self) -> int:
         lock_fd = getattr(self._local, "lock_fd", None)
 
         if lock_fd is None or self._local.lock_pid != os.getpid():
@@ -135,6 +137,11 @@ class SQLiteStore:
             self._local.lock_fd = lock_fd
             self._local.lock_pid = os.getpid()
 
+        return lock_fd
+
+    @contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        lock_fd = self._lock_fd()
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
 
         try:
@@ -243,13 +250,23 @@ class SQLiteStore:
         return self.site_by_sitekey(sitekey)
 
     def consume(self, scope: str, item_id: str, expires_at: float) -> bool:
-        # One statement is its own transaction, so no BEGIN is needed here.
-        with self._errors_as_unavailable(), self._write_lock():
-            cursor = self._connection().execute(
-                "INSERT OR IGNORE INTO used_ids (scope, id, expires_at)"
-                " VALUES (?, ?, ?)",
-                (scope, item_id, expires_at),
-            )
+        # This runs for every answer and every verify, so it takes the lock
+        # without the context managers. One statement is its own transaction.
+        try:
+            connection = self._connection()
+            lock_fd = self._lock_fd()
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+
+            try:
+                cursor = connection.execute(
+                    "INSERT OR IGNORE INTO used_ids (scope, id, expires_at)"
+                    " VALUES (?, ?, ?)",
+                    (scope, item_id, expires_at),
+                )
+            finally:
+                fcntl.flock(lock_fd, fcntl.LOCK_UN)
+        except (sqlite3.Error, OSError) as error:
+            raise self._unavailable(error) from error
 
         return cursor.rowcount == 1
 
