@@ -18,17 +18,27 @@ KEY_ENV = {"CHALLENGE_SERVICE_SIGNING_KEYS": "server-test-key-0123456789abcdefgh
 RACERS = 50
 
 
-@pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("serve")
+def _add_site(data_dir) -> tuple[str, str]:
+    """Create a localhost site with the CLI; return its site key and secret."""
     added = cli(
         "sites", "add", "--name", "Pool", "--hostname", "localhost",
         "--data-dir", str(data_dir),
     )
     lines = dict(line.split(":", 1) for line in added.stdout.splitlines()[:2])
-    server = ServiceProcess(data_dir, KEY_ENV, "--workers", "3")
-    server.sitekey = lines["site key"].strip()
-    server.secret = lines["secret"].strip()
+    return lines["site key"].strip(), lines["secret"].strip()
+
+
+def _serve(data_dir, workers: int) -> ServiceProcess:
+    sitekey, secret = _add_site(data_dir)
+    server = ServiceProcess(data_dir, KEY_ENV, "--workers", str(workers))
+    server.sitekey = sitekey
+    server.secret = secret
+    return server
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    server = _serve(tmp_path_factory.mktemp("serve"), workers=3)
     yield server
     server.stop()
 
@@ -91,14 +101,7 @@ def test_concurrent_retries_with_key_agree(service):
 
 def test_used_token_stays_used_after_restart(tmp_path):
     data_dir = tmp_path / "data"
-    added = cli(
-        "sites", "add", "--name", "Pool", "--hostname", "localhost",
-        "--data-dir", str(data_dir),
-    )
-    lines = dict(line.split(":", 1) for line in added.stdout.splitlines()[:2])
-    first = ServiceProcess(data_dir, KEY_ENV, "--workers", "2")
-    first.sitekey = lines["site key"].strip()
-    first.secret = lines["secret"].strip()
+    first = _serve(data_dir, workers=2)
     token = _pass_token(first)
     fields = {"secret": first.secret, "response": token}
     assert requests.post(first.url + "/api/v1/siteverify", data=fields).json()["success"]
