@@ -30,7 +30,9 @@ SAMPLES = 200_000
 HASHED_BITS_REDUCTION = 6
 
 
-def sampled_ratio(bits: int, puzzles: int, rng: np.random.Generator) -> tuple[float, float]:
+def sampled_ratio(
+    bits: int, puzzles: int, rng: np.random.Generator
+) -> tuple[float, float]:
     """Return (p95 / median, mean tries) from geometric draws."""
     tries = rng.geometric(2.0**-bits, size=(SAMPLES, puzzles)).sum(axis=1)
     return np.percentile(tries, 95) / np.median(tries), float(tries.mean())
@@ -53,15 +55,21 @@ def main() -> None:
     options = parser.parse_args()
     rng = np.random.default_rng(20261204)
 
-    print("| level | bits | puzzles | mean hashes | p95/median sampled |"
-          f" p95/median hashed at bits - {HASHED_BITS_REDUCTION} |")
+    print(
+        "| level | bits | puzzles | mean hashes | p95/median sampled |"
+        f" p95/median hashed at bits - {HASHED_BITS_REDUCTION} |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
 
     for level, (bits, puzzles) in LEVELS.items():
         sampled, mean = sampled_ratio(bits, puzzles, rng)
-        hashed = hashed_ratio(bits - HASHED_BITS_REDUCTION, puzzles, options.hashed_runs)
-        print(f"| {level} | {bits} | {puzzles} | {mean / 1e6:.2f} M |"
-              f" {sampled:.2f} | {hashed:.2f} |")
+        hashed = hashed_ratio(
+            bits - HASHED_BITS_REDUCTION, puzzles, options.hashed_runs
+        )
+        print(
+            f"| {level} | {bits} | {puzzles} | {mean / 1e6:.2f} M |"
+            f" {sampled:.2f} | {hashed:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -44,8 +44,11 @@ TOKEN_COUNT = 200_000
 
 def _start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
     process = subprocess.Popen(
-        command, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, cwd=ROOT,
+        command,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
     )
     deadline = time.monotonic() + 20
 
@@ -67,12 +70,26 @@ def _stop(process: subprocess.Popen) -> None:
 
 def _wrk(url: str, tokens_file: Path, options, offset: int) -> dict:
     output = subprocess.run(
-        ["wrk", f"-t{options.threads}", f"-c{options.connections}",
-         f"-d{options.seconds}s", "--latency", "-s",
-         str(ROOT / "bench" / "tokens.lua"), url],
-        env={**os.environ, "TOKENS_FILE": str(tokens_file),
-             "WRK_THREADS": str(options.threads), "TOKEN_OFFSET": str(offset)},
-        capture_output=True, text=True, timeout=options.seconds + 60, check=True,
+        [
+            "wrk",
+            f"-t{options.threads}",
+            f"-c{options.connections}",
+            f"-d{options.seconds}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench" / "tokens.lua"),
+            url,
+        ],
+        env={
+            **os.environ,
+            "TOKENS_FILE": str(tokens_file),
+            "WRK_THREADS": str(options.threads),
+            "TOKEN_OFFSET": str(offset),
+        },
+        capture_output=True,
+        text=True,
+        timeout=options.seconds + 60,
+        check=True,
     ).stdout
     fields = dict(item.split("=") for item in RESULT.search(output).group(1).split())
     result = {name: int(value) for name, value in fields.items()}
@@ -104,18 +121,32 @@ def main() -> None:
     signer = Signer([SIGNING_KEY])
     now = int(time.time())
     service_tokens = work / "service-tokens.txt"
-    _write_tokens(service_tokens, secret, (
-        signer.sign(PASS_TOKEN, {
-            "jti": secrets.token_urlsafe(12), "site": site.id, "action": "book",
-            "host": "localhost", "level": 0, "kinds": ["pow"], "iat": now,
-            "exp": now + 3600,
-        })
-        for _ in range(TOKEN_COUNT)
-    ))
+    _write_tokens(
+        service_tokens,
+        secret,
+        (
+            signer.sign(
+                PASS_TOKEN,
+                {
+                    "jti": secrets.token_urlsafe(12),
+                    "site": site.id,
+                    "action": "book",
+                    "host": "localhost",
+                    "level": 0,
+                    "kinds": ["pow"],
+                    "iat": now,
+                    "exp": now + 3600,
+                },
+            )
+            for _ in range(TOKEN_COUNT)
+        ),
+    )
     baseline_tokens = work / "baseline-tokens.txt"
-    _write_tokens(baseline_tokens, "unused", (
-        baseline_sign(secrets.token_urlsafe(90).encode()) for _ in range(TOKEN_COUNT)
-    ))
+    _write_tokens(
+        baseline_tokens,
+        "unused",
+        (baseline_sign(secrets.token_urlsafe(90).encode()) for _ in range(TOKEN_COUNT)),
+    )
     rows = []
 
     # Alternate the reference and the service so that load from other
@@ -125,45 +156,93 @@ def main() -> None:
         offset = round_index * (TOKEN_COUNT // options.rounds)
         port = free_port()
         baseline = _start(
-            [sys.executable, "-m", "gunicorn", "-w", str(options.workers), "-k",
-             "sync", "-b", f"127.0.0.1:{port}", "bench.baseline_app:app"], port, {},
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-w",
+                str(options.workers),
+                "-k",
+                "sync",
+                "-b",
+                f"127.0.0.1:{port}",
+                "bench.baseline_app:app",
+            ],
+            port,
+            {},
         )
         try:
-            rows.append(("baseline", round_index, _wrk(
-                f"http://127.0.0.1:{port}/verify", baseline_tokens, options, offset)))
+            rows.append(
+                (
+                    "baseline",
+                    round_index,
+                    _wrk(
+                        f"http://127.0.0.1:{port}/verify",
+                        baseline_tokens,
+                        options,
+                        offset,
+                    ),
+                )
+            )
         finally:
             _stop(baseline)
 
         port = free_port()
         service = _start(
-            [sys.executable, "-m", "challenge_service", "serve", "--port", str(port),
-             "--workers", str(options.workers), "--data-dir", str(work)],
-            port, {"CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY},
+            [
+                sys.executable,
+                "-m",
+                "challenge_service",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(options.workers),
+                "--data-dir",
+                str(work),
+            ],
+            port,
+            {"CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY},
         )
         try:
-            rows.append(("verify", round_index, _wrk(
-                f"http://127.0.0.1:{port}/api/v1/siteverify", service_tokens, options,
-                offset)))
+            rows.append(
+                (
+                    "verify",
+                    round_index,
+                    _wrk(
+                        f"http://127.0.0.1:{port}/api/v1/siteverify",
+                        service_tokens,
+                        options,
+                        offset,
+                    ),
+                )
+            )
         finally:
             _stop(service)
 
-    print("| round | endpoint | req/s | p50 ms | p99 ms | failed answers | socket errors |")
+    print(
+        "| round | endpoint | req/s | p50 ms | p99 ms | failed answers | socket errors |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- |")
 
     for name, round_index, result in rows:
-        print(f"| {round_index + 1} | {name} | {result['rps']:.0f} |"
-              f" {result['p50_us'] / 1000:.2f} | {result['p99_us'] / 1000:.2f} |"
-              f" {result['failures']} | {result['errors']} |")
+        print(
+            f"| {round_index + 1} | {name} | {result['rps']:.0f} |"
+            f" {result['p50_us'] / 1000:.2f} | {result['p99_us'] / 1000:.2f} |"
+            f" {result['failures']} | {result['errors']} |"
+        )
 
     ratios = [
         verify["rps"] / baseline["rps"]
         for (_, _, baseline), (_, _, verify) in zip(rows[::2], rows[1::2])
     ]
-    print(f"\nverify / baseline throughput per round: "
-          f"{', '.join(f'{ratio:.2f}' for ratio in ratios)};"
-          f" median {statistics.median(ratios):.2f}"
-          f" (gunicorn sync, {options.workers} workers, {options.connections}"
-          f" connections, {options.seconds} s per run)")
+    print(
+        f"\nverify / baseline throughput per round: "
+        f"{', '.join(f'{ratio:.2f}' for ratio in ratios)};"
+        f" median {statistics.median(ratios):.2f}"
+        f" (gunicorn sync, {options.workers} workers, {options.connections}"
+        f" connections, {options.seconds} s per run)"
+    )
 
 
 if __name__ == "__main__":

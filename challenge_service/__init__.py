@@ -71,7 +71,10 @@ class _SecurityHeaders:
     Werkzeug's header object in an ``after_request`` function.
     """
 
-    HEADERS = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer")]
+    HEADERS = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+    ]
     API_HEADERS = [*HEADERS, ("Cache-Control", "no-store")]
 
     def __init__(self, wsgi_app: Callable) -> None:

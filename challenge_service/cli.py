@@ -65,13 +65,33 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on."
+)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", type=click.IntRange(1, 64), help="Worker processes [default 2 x cores + 1, at most 8].")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    help="Worker processes [default 2 x cores + 1, at most 8].",
+)
 @_data_dir_option
-@click.option("--demo", is_flag=True, help="Generate keys, create the localhost demo site and serve the demo portal.")
-@click.option("--demo-port", default=8081, show_default=True, type=click.IntRange(1, 65535), help="Port of the demo portal, another origin than the service.")
-@click.option("--dev", is_flag=True, help="Run Flask's debug server instead of gunicorn; implies --demo.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Generate keys, create the localhost demo site and serve the demo portal.",
+)
+@click.option(
+    "--demo-port",
+    default=8081,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port of the demo portal, another origin than the service.",
+)
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Run Flask's debug server instead of gunicorn; implies --demo.",
+)
 def serve(host, port, workers, data_dir, demo, demo_port, dev) -> None:
     """Run the service under gunicorn."""
     from . import server
@@ -86,7 +106,9 @@ def serve(host, port, workers, data_dir, demo, demo_port, dev) -> None:
 
     if app.config["DEMO"]:
         sitekey = _ensure_demo_site(app)
-        service_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        service_url = (
+            f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        )
         portal = _start_demo_portal(app, service_url, demo_port)
         click.echo(f"Demo site key: {sitekey}")
         click.echo(f"Demo portal: http://localhost:{demo_port}/demo/")
@@ -146,7 +168,13 @@ def sites() -> None:
 
 @sites.command("add")
 @click.option("--name", required=True, help="Name of the portal, for operators.")
-@click.option("--hostname", "hostnames", multiple=True, required=True, help="Hostname of a page that embeds the widget; repeat for several.")
+@click.option(
+    "--hostname",
+    "hostnames",
+    multiple=True,
+    required=True,
+    help="Hostname of a page that embeds the widget; repeat for several.",
+)
 @_data_dir_option
 def sites_add(name: str, hostnames: tuple[str, ...], data_dir: Path | None) -> None:
     """Create a site and print its site key and secret once."""
@@ -157,7 +185,9 @@ def sites_add(name: str, hostnames: tuple[str, ...], data_dir: Path | None) -> N
 
     click.echo(f"site key: {site.sitekey}")
     click.echo(f"secret:   {secret}")
-    click.echo("Store the secret now: it is kept only as a hash and cannot be shown again.")
+    click.echo(
+        "Store the secret now: it is kept only as a hash and cannot be shown again."
+    )
 
 
 @sites.command("list")
@@ -171,7 +201,11 @@ def sites_list(data_dir: Path | None) -> None:
 
 @sites.command("rotate-secret")
 @click.argument("sitekey")
-@click.option("--grace", type=click.IntRange(0, 30 * 86400), help="Seconds the old secret keeps working [env CHALLENGE_SERVICE_SECRET_GRACE; default 86400].")
+@click.option(
+    "--grace",
+    type=click.IntRange(0, 30 * 86400),
+    help="Seconds the old secret keeps working [env CHALLENGE_SERVICE_SECRET_GRACE; default 86400].",
+)
 @_data_dir_option
 def sites_rotate_secret(sitekey: str, grace: int | None, data_dir: Path | None) -> None:
     """Give a site a new secret; the old one works for a grace period."""
@@ -183,7 +217,9 @@ def sites_rotate_secret(sitekey: str, grace: int | None, data_dir: Path | None) 
     result = rotate_secret(_store(data_dir), sitekey, time.time(), grace)
 
     if result is None:
-        raise click.ClickException(f"No site has the site key {sitekey!r}; see `sites list`.")
+        raise click.ClickException(
+            f"No site has the site key {sitekey!r}; see `sites list`."
+        )
 
     click.echo(f"secret:   {result[1]}")
     click.echo(f"The old secret keeps working for {grace} seconds.")

@@ -190,8 +190,7 @@ def _handle_unexpected(error: Exception) -> Response:
     error_id = secrets.token_hex(6)
     logger.error("unexpected error %s on %s", error_id, request.path, exc_info=error)
     message = (
-        f"The service failed unexpectedly; quote error id {error_id} to the"
-        " operator."
+        f"The service failed unexpectedly; quote error id {error_id} to the operator."
     )
     renderer = _PATH_RENDERERS.get(request.path)
 

@@ -74,7 +74,9 @@ class ServiceProcess:
                 time.sleep(0.1)
 
         self.stop()
-        raise RuntimeError(f"serve did not answer in {START_TIMEOUT} s:\n{self.output()}")
+        raise RuntimeError(
+            f"serve did not answer in {START_TIMEOUT} s:\n{self.output()}"
+        )
 
     def output(self) -> str:
         self.log.seek(0)

@@ -261,7 +261,11 @@ def _bad_bodies(issued):
             "client",
         ),
         (
-            {"envelope": envelope, "answer": {"nonces": []}, "client": {"hash_rate": -1}},
+            {
+                "envelope": envelope,
+                "answer": {"nonces": []},
+                "client": {"hash_rate": -1},
+            },
             "client.hash_rate",
         ),
     ]
@@ -307,9 +311,7 @@ def test_bad_issue_bodies_are_rejected(client, site, body, field):
         for key, value in body.items()
     }
 
-    response = client.post(
-        "/api/v1/challenges", json=body, headers={"Origin": ORIGIN}
-    )
+    response = client.post("/api/v1/challenges", json=body, headers={"Origin": ORIGIN})
 
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid-request"
@@ -322,7 +324,12 @@ def test_bad_issue_bodies_are_rejected(client, site, body, field):
         ("{not json", "application/json", 400, "invalid-request"),
         ("[1, 2]", "application/json", 400, "invalid-request"),
         ("\xff\xfe", "application/json", 400, "invalid-request"),
-        ("sitekey=x", "application/x-www-form-urlencoded", 415, "unsupported-media-type"),
+        (
+            "sitekey=x",
+            "application/x-www-form-urlencoded",
+            415,
+            "unsupported-media-type",
+        ),
         ("{}", "text/plain", 415, "unsupported-media-type"),
         ("{" + " " * 20000 + "}", "application/json", 413, "payload-too-large"),
     ],
@@ -340,7 +347,9 @@ def test_malformed_bodies_get_json_errors(client, data, content_type, status, co
     assert response.get_json()["error"] == code
 
 
-@pytest.mark.parametrize("challenge_id", ["short", "a" * 23, "../../etc", "a" * 21 + "!"])
+@pytest.mark.parametrize(
+    "challenge_id", ["short", "a" * 23, "../../etc", "a" * 21 + "!"]
+)
 def test_malformed_challenge_id_is_unknown(flow, challenge_id):
     issued = flow.issue().get_json()
     response = flow.answer(dict(issued, challenge_id=challenge_id))

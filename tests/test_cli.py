@@ -16,7 +16,9 @@ def _run(*args: str):
 
 def _add(data_dir, *hostnames: str) -> dict[str, str]:
     options = [item for host in hostnames for item in ("--hostname", host)]
-    result = _run("sites", "add", "--name", "Pool", *options, "--data-dir", str(data_dir))
+    result = _run(
+        "sites", "add", "--name", "Pool", *options, "--data-dir", str(data_dir)
+    )
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     return {
@@ -54,8 +56,14 @@ def test_sites_list_shows_sites(tmp_path):
 
 def test_sites_add_rejects_url_as_hostname(tmp_path):
     result = _run(
-        "sites", "add", "--name", "Pool", "--hostname", "https://x.fr/",
-        "--data-dir", str(tmp_path),
+        "sites",
+        "add",
+        "--name",
+        "Pool",
+        "--hostname",
+        "https://x.fr/",
+        "--data-dir",
+        str(tmp_path),
     )
 
     assert result.exit_code == 2
@@ -66,8 +74,13 @@ def test_rotate_secret_keeps_old_for_grace(tmp_path):
     created = _add(tmp_path, "localhost")
 
     result = _run(
-        "sites", "rotate-secret", created["sitekey"], "--grace", "120",
-        "--data-dir", str(tmp_path),
+        "sites",
+        "rotate-secret",
+        created["sitekey"],
+        "--grace",
+        "120",
+        "--data-dir",
+        str(tmp_path),
     )
     new_secret = result.output.splitlines()[0].split(":", 1)[1].strip()
     store = SQLiteStore(tmp_path / DATABASE_NAME)
@@ -77,8 +90,15 @@ def test_rotate_secret_keeps_old_for_grace(tmp_path):
     assert new_secret != created["secret"]
     assert site.secret_hash == hash_secret(new_secret)
     assert site.previous_secret_hash == hash_secret(created["secret"])
-    assert store.site_by_secret_hash(hash_secret(created["secret"]), site.previous_secret_expires - 1)
-    assert store.site_by_secret_hash(hash_secret(created["secret"]), site.previous_secret_expires) is None
+    assert store.site_by_secret_hash(
+        hash_secret(created["secret"]), site.previous_secret_expires - 1
+    )
+    assert (
+        store.site_by_secret_hash(
+            hash_secret(created["secret"]), site.previous_secret_expires
+        )
+        is None
+    )
 
 
 def test_rotate_secret_of_unknown_site_fails(tmp_path):

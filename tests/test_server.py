@@ -21,8 +21,14 @@ RACERS = 50
 def _add_site(data_dir) -> tuple[str, str]:
     """Create a localhost site with the CLI; return its site key and secret."""
     added = cli(
-        "sites", "add", "--name", "Pool", "--hostname", "localhost",
-        "--data-dir", str(data_dir),
+        "sites",
+        "add",
+        "--name",
+        "Pool",
+        "--hostname",
+        "localhost",
+        "--data-dir",
+        str(data_dir),
     )
     lines = dict(line.split(":", 1) for line in added.stdout.splitlines()[:2])
     return lines["site key"].strip(), lines["secret"].strip()
@@ -104,7 +110,9 @@ def test_used_token_stays_used_after_restart(tmp_path):
     first = _serve(data_dir, workers=2)
     token = _pass_token(first)
     fields = {"secret": first.secret, "response": token}
-    assert requests.post(first.url + "/api/v1/siteverify", data=fields).json()["success"]
+    assert requests.post(first.url + "/api/v1/siteverify", data=fields).json()[
+        "success"
+    ]
     first.stop()
 
     second = ServiceProcess(data_dir, KEY_ENV, "--workers", "2")
@@ -118,7 +126,9 @@ def test_used_token_stays_used_after_restart(tmp_path):
 
 
 def test_serve_without_key_refuses_to_start(tmp_path):
-    result = cli("serve", "--data-dir", str(tmp_path), env={"CHALLENGE_SERVICE_SIGNING_KEYS": ""})
+    result = cli(
+        "serve", "--data-dir", str(tmp_path), env={"CHALLENGE_SERVICE_SIGNING_KEYS": ""}
+    )
 
     assert result.returncode != 0
     assert "CHALLENGE_SERVICE_SIGNING_KEYS" in result.stderr

@@ -231,4 +231,13 @@ def test_pass_token_carries_no_personal_data(flow):
     payload = token.split(".")[0]
     data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
-    assert set(data) == {"jti", "site", "action", "host", "level", "kinds", "iat", "exp"}
+    assert set(data) == {
+        "jti",
+        "site",
+        "action",
+        "host",
+        "level",
+        "kinds",
+        "iat",
+        "exp",
+    }

@@ -50,15 +50,25 @@ def free_port() -> int:
 def start_server(port: int) -> subprocess.Popen:
     """Start http.server on 127.0.0.1 and wait until it serves bench.html."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-         "--directory", str(REPOSITORY)],
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(REPOSITORY),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/hashrate/bench.html", timeout=1)
+            urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/bench/hashrate/bench.html", timeout=1
+            )
             return server
         except OSError:
             time.sleep(0.1)
@@ -145,7 +155,9 @@ def browser_rates(port: int, runs: int, bits: int, puzzles: int) -> dict:
                     "solver": counted[0]["solver"],
                     "median": statistics.median(rates),
                     "best": max(rates),
-                    "wall_ms": statistics.median(record["wallMs"] for record in counted),
+                    "wall_ms": statistics.median(
+                        record["wallMs"] for record in counted
+                    ),
                 }
         finally:
             browser.close()
@@ -155,9 +167,15 @@ def browser_rates(port: int, runs: int, bits: int, puzzles: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="counted worker runs (default 5)")
-    parser.add_argument("--bits", type=int, default=18, help="zero bits per puzzle (default 18)")
-    parser.add_argument("--puzzles", type=int, default=16, help="puzzles per challenge (default 16)")
+    parser.add_argument(
+        "--runs", type=int, default=5, help="counted worker runs (default 5)"
+    )
+    parser.add_argument(
+        "--bits", type=int, default=18, help="zero bits per puzzle (default 18)"
+    )
+    parser.add_argument(
+        "--puzzles", type=int, default=16, help="puzzles per challenge (default 16)"
+    )
     args = parser.parse_args()
 
     port = free_port()
@@ -182,26 +200,38 @@ def main() -> int:
     ratio_copied = worker["best"] / copied
     command = "python " + shlex.join(["bench/hashrate/run_bench.py", *sys.argv[1:]])
 
-    print(f"worker ({worker['solver']}): best {worker['best'] / 1e6:.2f} M/s,"
-          f" median {worker['median'] / 1e6:.2f} M/s,"
-          f" median {worker['wall_ms']:.0f} ms per {args.puzzles} x {args.bits}-bit challenge")
-    print(f"main thread: best {main_thread['best'] / 1e6:.2f} M/s,"
-          f" median {main_thread['median'] / 1e6:.2f} M/s,"
-          f" median {main_thread['wall_ms']:.0f} ms per challenge")
-    print(f"python hashlib: best {naive / 1e6:.2f} M/s (new object per hash),"
-          f" best {copied / 1e6:.2f} M/s (copied prefix state),"
-          f" medians {statistics.median(naive_runs) / 1e6:.2f} and {statistics.median(copied_runs) / 1e6:.2f}")
-    print(f"ratio worker / hashlib: {ratio:.2f} (target >= {TARGET_RATIO}),"
-          f" {ratio_copied:.2f} against the copied prefix state")
+    print(
+        f"worker ({worker['solver']}): best {worker['best'] / 1e6:.2f} M/s,"
+        f" median {worker['median'] / 1e6:.2f} M/s,"
+        f" median {worker['wall_ms']:.0f} ms per {args.puzzles} x {args.bits}-bit challenge"
+    )
+    print(
+        f"main thread: best {main_thread['best'] / 1e6:.2f} M/s,"
+        f" median {main_thread['median'] / 1e6:.2f} M/s,"
+        f" median {main_thread['wall_ms']:.0f} ms per challenge"
+    )
+    print(
+        f"python hashlib: best {naive / 1e6:.2f} M/s (new object per hash),"
+        f" best {copied / 1e6:.2f} M/s (copied prefix state),"
+        f" medians {statistics.median(naive_runs) / 1e6:.2f} and {statistics.median(copied_runs) / 1e6:.2f}"
+    )
+    print(
+        f"ratio worker / hashlib: {ratio:.2f} (target >= {TARGET_RATIO}),"
+        f" {ratio_copied:.2f} against the copied prefix state"
+    )
     print()
-    print("| date | Chromium | Python | CPU | worker M/s | main thread M/s"
-          " | hashlib M/s | hashlib, copied prefix M/s | ratio | ratio, copied prefix | command |")
+    print(
+        "| date | Chromium | Python | CPU | worker M/s | main thread M/s"
+        " | hashlib M/s | hashlib, copied prefix M/s | ratio | ratio, copied prefix | command |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    print(f"| {date.today().isoformat()} | {browser['chromium']} | {platform.python_version()}"
-          f" | {platform.machine()}, {cpu_name()}, {os.cpu_count()} CPUs"
-          f" | {worker['best'] / 1e6:.2f} | {main_thread['best'] / 1e6:.2f}"
-          f" | {naive / 1e6:.2f} | {copied / 1e6:.2f} | {ratio:.2f} | {ratio_copied:.2f}"
-          f" | `{command}` |")
+    print(
+        f"| {date.today().isoformat()} | {browser['chromium']} | {platform.python_version()}"
+        f" | {platform.machine()}, {cpu_name()}, {os.cpu_count()} CPUs"
+        f" | {worker['best'] / 1e6:.2f} | {main_thread['best'] / 1e6:.2f}"
+        f" | {naive / 1e6:.2f} | {copied / 1e6:.2f} | {ratio:.2f} | {ratio_copied:.2f}"
+        f" | `{command}` |"
+    )
     return 0 if ratio >= TARGET_RATIO else 1
 
 

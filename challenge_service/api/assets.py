@@ -48,5 +48,7 @@ def widget_file(filename: str) -> Response:
 def static_file(filename: str) -> Response:
     """Serve the service's own static files."""
     return send_from_directory(
-        asset_root() / "static", filename, max_age=current_app.get_send_file_max_age(filename)
+        asset_root() / "static",
+        filename,
+        max_age=current_app.get_send_file_max_age(filename),
     )

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
 import time
@@ -53,6 +54,8 @@ from .base import Redemption
 from .base import Site
 from .sqlite import SITE_CACHE_SIZE
 from .sqlite import SITE_CACHE_TTL
+
+logger = logging.getLogger(__name__)
 
 #: Seconds a pooled connection may stay idle before its next use sends a PING first.
 HEALTH_CHECK_INTERVAL = 30
@@ -206,8 +209,11 @@ class RedisStore:
         try:
             return operation(self._connection())
         except redis.exceptions.RedisError as error:
+            # The driver's text names the server's address, so it goes to the
+            # log and not to the client.
+            logger.warning("Redis store failed: %s", error)
             raise StoreUnavailable(
-                f"The Redis store failed ({error}); retry shortly.", retry_after=1
+                "The store failed; retry shortly.", retry_after=1
             ) from error
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -27,6 +28,8 @@ from pathlib import Path
 from ..errors import StoreUnavailable
 from .base import Redemption
 from .base import Site
+
+logger = logging.getLogger(__name__)
 
 #: Milliseconds a connection waits for the write lock before giving up.
 BUSY_TIMEOUT_MS = 5000
@@ -116,10 +119,10 @@ class SQLiteStore:
     def _unavailable(self, error: Exception) -> StoreUnavailable:
         # Any SQLite or file failure (locked past the busy timeout, disk full,
         # file gone) becomes a retryable 503, and the next call reconnects.
+        # The driver's text can name the file, so it goes to the log only.
         self._local.connection = None
-        return StoreUnavailable(
-            f"The SQLite store failed ({error}); retry shortly.", retry_after=1
-        )
+        logger.warning("SQLite store failed: %s", error)
+        return StoreUnavailable("The store failed; retry shortly.", retry_after=1)
 
     @contextmanager
     def _errors_as_unavailable(self) -> Iterator[None]:
@@ -176,13 +179,22 @@ class SQLiteStore:
         now: float,
         demo: bool = False,
     ) -> Site:
-        with self._transaction() as connection:
-            cursor = connection.execute(
-                "INSERT INTO sites (name, sitekey, secret_hash, hostnames, demo,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (name, sitekey, secret_hash, json.dumps(hostnames), demo, now),
-            )
-            site_id = cursor.lastrowid
+        try:
+            with self._transaction() as connection:
+                cursor = connection.execute(
+                    "INSERT INTO sites (name, sitekey, secret_hash, hostnames,"
+                    " demo, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, sitekey, secret_hash, json.dumps(hostnames), demo, now),
+                )
+                site_id = cursor.lastrowid
+        except StoreUnavailable as error:
+            if isinstance(error.__cause__, sqlite3.IntegrityError):
+                raise ValueError(
+                    "A site with this site key or secret already exists; create"
+                    " the site with a new key and secret."
+                ) from None
+
+            raise
 
         site = self.site_by_id(site_id)
         assert site is not None
@@ -314,7 +326,10 @@ class SQLiteStore:
     def purge_expired(self, now: float) -> int:
         deleted = 0
 
-        for table, key in (("used_ids", "scope, id"), ("idempotency", "site_id, token_id, key")):
+        for table, key in (
+            ("used_ids", "scope, id"),
+            ("idempotency", "site_id, token_id, key"),
+        ):
             while True:
                 with self._transaction() as connection:
                     cursor = connection.execute(

@@ -78,6 +78,17 @@ class TestStoreContract:
         assert site.previous_secret_hash is None
         assert site.previous_secret_expires is None
 
+    def test_taken_keys_rejected(self, store):
+        add_pool(store)
+
+        with pytest.raises(ValueError, match="already exists"):
+            store.add_site("Copy", "site_1", "other-hash", ("a.fr",), CREATED)
+
+        with pytest.raises(ValueError, match="already exists"):
+            store.add_site("Copy", "site_other", "secret-hash-1", ("a.fr",), CREATED)
+
+        assert len(store.sites()) == 1
+
     def test_add_demo_site(self, store):
         site = store.add_site("Demo", "site_demo", "hash", ("localhost",), 1.5, True)
 
@@ -456,20 +467,6 @@ class TestRedisStore:
         assert second.sites() == []
         first.close()
         second.close()
-
-    def test_taken_sitekey_rejected(self, redis_server):
-        flush_redis(redis_server.url)
-        store = RedisStore(redis_server.url)
-        add_pool(store)
-
-        with pytest.raises(ValueError, match="already exists"):
-            store.add_site("Copy", "site_1", "other-hash", ("a.fr",), CREATED)
-
-        with pytest.raises(ValueError, match="already exists"):
-            store.add_site("Copy", "site_other", "secret-hash-1", ("a.fr",), CREATED)
-
-        assert len(store.sites()) == 1
-        store.close()
 
     def test_scope_with_colon_rejected(self, redis_server):
         store = RedisStore(redis_server.url)
