@@ -18,7 +18,7 @@ from .api import register_blueprints
 from .service import ChallengeService
 from .service import Settings
 from .signing import Signer
-from .storage import SQLiteStore
+from .storage import open_store
 
 DATABASE_NAME = "challenge-service.sqlite3"
 
@@ -46,7 +46,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logs.configure_logging(app)
 
     # The flow and its parts.
-    store = settings.get("STORE") or SQLiteStore(data_dir / DATABASE_NAME)
+    store = settings.get("STORE") or open_store(
+        settings["STORE_URL"], data_dir / DATABASE_NAME
+    )
     service = ChallengeService(
         store=store,
         signer=Signer(settings["SIGNING_KEYS"]),

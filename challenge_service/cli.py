@@ -17,7 +17,8 @@ from . import DATABASE_NAME
 from .config import ConfigError
 from .sites import create_site
 from .sites import rotate_secret
-from .storage import SQLiteStore
+from .storage import open_store
+from .storage import Store
 
 DEMO_SITE_FILE = "demo-site.json"
 DEMO_HOSTNAMES = ["localhost", "127.0.0.1"]
@@ -37,7 +38,7 @@ def _build_app():
         raise click.ClickException(str(error)) from None
 
 
-def _store(data_dir: Path | None) -> SQLiteStore:
+def _store(data_dir: Path | None) -> Store:
     # Site commands need the store only, not the signing keys.
     settings = dict(config_module.DEFAULTS)
 
@@ -47,7 +48,7 @@ def _store(data_dir: Path | None) -> SQLiteStore:
         raise click.ClickException(str(error)) from None
 
     folder = data_dir or Path(settings["DATA_DIR"])
-    return SQLiteStore(folder.resolve() / DATABASE_NAME)
+    return open_store(settings["STORE_URL"], folder.resolve() / DATABASE_NAME)
 
 
 def _data_dir_option(function):

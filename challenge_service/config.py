@@ -23,6 +23,9 @@ MAX_TTL = 3600
 #: Shortest signing key accepted, in characters.
 MIN_KEY_LENGTH = 32
 
+#: URL schemes of a Redis store.
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
 #: Values that people paste from examples; the service rejects them as keys.
 PLACEHOLDER_KEYS = frozenset(
     {"change-me", "changeme", "secret", "dev", "test", "placeholder", "xxx"}
@@ -33,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "SIGNING_KEYS": [],
     # Folder for the SQLite store and, in demo mode, the generated keys.
     "DATA_DIR": "challenge-data",
+    # Redis URL of a store shared by several instances; empty for SQLite.
+    "STORE_URL": "",
     # Demo mode: generate keys on first start and create the localhost site.
     "DEMO": False,
     # Seconds a challenge can be answered after it was issued.
@@ -120,6 +125,15 @@ def validate(config: dict) -> None:
                 f"{ENV_PREFIX}{name}={value} is out of range; use {low} to"
                 f" {high} {unit}."
             )
+
+    store_url = config["STORE_URL"]
+
+    if store_url and not store_url.startswith(REDIS_SCHEMES):
+        raise ConfigError(
+            f"{ENV_PREFIX}STORE_URL={store_url!r} is not a Redis URL; use"
+            " redis://HOST:PORT/DB, rediss:// for TLS or unix:///PATH, or leave"
+            " it empty for the SQLite store in the data folder."
+        )
 
     keys = config["SIGNING_KEYS"]
 
