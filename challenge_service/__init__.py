@@ -17,6 +17,10 @@ from . import logs
 from .api import register_blueprints
 from .service import ChallengeService
 from .service import Settings
+from .keys import KEYS_FILE
+from .keys import KeyFile
+from .keys import KeyFileError
+from .keys import KeyFileSigner
 from .signing import Signer
 from .storage import open_store
 
@@ -34,10 +38,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     settings.update(test_config or {})
     data_dir = Path(settings["DATA_DIR"]).resolve()
 
-    if settings["DEMO"] and not settings["SIGNING_KEYS"]:
-        settings["SIGNING_KEYS"] = config_module.demo_keys(data_dir)
-
     config_module.validate(settings)
+    signer = _signer(settings, data_dir)
 
     app = Flask(__name__, static_folder=None)
     app.config.update(settings)
@@ -51,7 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     service = ChallengeService(
         store=store,
-        signer=Signer(settings["SIGNING_KEYS"]),
+        signer=signer,
         settings=Settings(
             challenge_ttl=settings["CHALLENGE_TTL"], token_ttl=settings["TOKEN_TTL"]
         ),
@@ -64,6 +66,29 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     app.wsgi_app = _SecurityHeaders(app.wsgi_app)
     return app
+
+
+def _signer(settings: dict[str, Any], data_dir: Path) -> Signer | KeyFileSigner:
+    """Return a signer with the keys of the environment or of the key file.
+
+    Keys from the environment stay fixed while the service runs; the key file
+    can be rotated under a running service. Demo mode creates the file.
+    """
+    if settings["SIGNING_KEYS"]:
+        return Signer(settings["SIGNING_KEYS"])
+
+    key_file = KeyFile(data_dir / KEYS_FILE)
+
+    if settings["DEMO"]:
+        key_file.ensure(time.time())
+
+    if not key_file.exists():
+        raise config_module.missing_keys_error(key_file.path)
+
+    try:
+        return KeyFileSigner(key_file)
+    except KeyFileError as error:
+        raise config_module.ConfigError(str(error)) from None
 
 
 class _SecurityHeaders:

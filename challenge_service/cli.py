@@ -15,6 +15,12 @@ from . import config as config_module
 from . import create_app
 from . import DATABASE_NAME
 from .config import ConfigError
+from .keys import KEYS_FILE
+from .keys import KeyFile
+from .keys import KeyFileError
+from .keys import RELOAD_INTERVAL
+from .keys import RETIRE_MARGIN
+from .service import isoformat
 from .sites import create_site
 from .sites import rotate_secret
 from .storage import open_store
@@ -224,6 +230,96 @@ def sites_rotate_secret(sitekey: str, grace: int | None, data_dir: Path | None) 
 
     click.echo(f"secret:   {result[1]}")
     click.echo(f"The old secret keeps working for {grace} seconds.")
+
+
+def _key_file(data_dir: Path | None) -> KeyFile:
+    # Keys set in the environment cannot be rotated from here: every instance
+    # reads its own copy, so the operator changes them all.
+    settings = dict(config_module.DEFAULTS)
+    settings.update(config_module.load_env())
+
+    if settings["SIGNING_KEYS"]:
+        raise click.ClickException(
+            "The signing keys come from CHALLENGE_SERVICE_SIGNING_KEYS. Append a"
+            " new key to that list on every instance to rotate, and remove the"
+            " oldest once the longest lifetime has passed."
+        )
+
+    return KeyFile((data_dir or Path(settings["DATA_DIR"])).resolve() / KEYS_FILE)
+
+
+def _max_lifetime() -> int:
+    settings = dict(config_module.DEFAULTS)
+    settings.update(config_module.load_env())
+    return max(settings["CHALLENGE_TTL"], settings["TOKEN_TTL"])
+
+
+@main.group()
+def keys() -> None:
+    """Rotate the signing keys kept in the data folder."""
+
+
+@keys.command("list")
+@_data_dir_option
+def keys_list(data_dir: Path | None) -> None:
+    """List the signing keys, oldest first; the last one signs."""
+    key_file = _key_file(data_dir)
+
+    if not key_file.exists():
+        raise click.ClickException(
+            f"There is no signing key file at {key_file.path}; create it with"
+            " `challenge-service keys rotate`."
+        )
+
+    try:
+        signing_keys = key_file.load()
+    except KeyFileError as error:
+        raise click.ClickException(str(error)) from None
+
+    for key in signing_keys:
+        role = "signs and verifies" if key is signing_keys[-1] else "verifies"
+        click.echo(f"{key.id}  created {isoformat(key.created)}  {role}")
+
+
+@keys.command("rotate")
+@_data_dir_option
+def keys_rotate(data_dir: Path | None) -> None:
+    """Add a signing key that signs from now on; the others still verify."""
+    try:
+        key = _key_file(data_dir).rotate(time.time())
+    except KeyFileError as error:
+        raise click.ClickException(str(error)) from None
+
+    click.echo(
+        f"Added signing key {key.id}. Running services sign with it within"
+        f" {RELOAD_INTERVAL:g} s; retire the older keys after"
+        f" {_max_lifetime() + RETIRE_MARGIN} s."
+    )
+
+
+@keys.command("retire")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Remove every key but the newest now, as after a leak; open"
+    " challenges and unverified tokens signed with them then fail.",
+)
+@_data_dir_option
+def keys_retire(force: bool, data_dir: Path | None) -> None:
+    """Remove the signing keys that no unexpired challenge or token can carry."""
+    try:
+        removed = _key_file(data_dir).retire(time.time(), _max_lifetime(), force)
+    except KeyFileError as error:
+        raise click.ClickException(str(error)) from None
+
+    if not removed:
+        click.echo(
+            "No key can be retired yet: values signed with the older keys may"
+            " still be alive. Retry later, or use --force after a leak."
+        )
+
+    for key in removed:
+        click.echo(f"Retired signing key {key.id}.")
 
 
 @main.command()

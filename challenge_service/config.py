@@ -7,10 +7,7 @@ This module is the only place that reads the environment.
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
-import time
 from pathlib import Path
 from typing import Any
 
@@ -135,18 +132,7 @@ def validate(config: dict) -> None:
             " it empty for the SQLite store in the data folder."
         )
 
-    keys = config["SIGNING_KEYS"]
-
-    if not keys:
-        raise ConfigError(
-            f"No signing key is set. Set {ENV_PREFIX}SIGNING_KEYS to a random"
-            f" value of at least {MIN_KEY_LENGTH} characters, the same on every"
-            " instance (for example the output of"
-            " `python -c 'import secrets; print(secrets.token_urlsafe(32))'`),"
-            " or start with --demo for a local trial."
-        )
-
-    for key in keys:
+    for key in config["SIGNING_KEYS"]:
         if key.lower() in PLACEHOLDER_KEYS or len(key) < MIN_KEY_LENGTH:
             raise ConfigError(
                 f"{ENV_PREFIX}SIGNING_KEYS contains a placeholder or a key shorter"
@@ -155,33 +141,13 @@ def validate(config: dict) -> None:
             )
 
 
-def demo_keys(data_dir: Path) -> list[str]:
-    """Load the demo signing keys from the data folder, creating them once.
-
-    Every worker process of one demo service reads the same file, so a token
-    signed by one worker verifies in another.
-    """
-    path = data_dir / "demo-signing-keys.json"
-
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        _write_private(path, json.dumps([secrets.token_urlsafe(32)]))
-
-    return json.loads(path.read_text())
-
-
-def _write_private(path: Path, text: str) -> None:
-    # Write to a temporary name and rename, so that concurrent workers never
-    # read a half-written file and the first writer wins.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        pass
-    finally:
-        temporary.unlink()
+def missing_keys_error(key_file: Path) -> ConfigError:
+    """Return the error for a start with no signing key, saying what to set."""
+    return ConfigError(
+        f"No signing key is set. Set {ENV_PREFIX}SIGNING_KEYS to a random value of"
+        f" at least {MIN_KEY_LENGTH} characters, the same on every instance (for"
+        " example the output of"
+        " `python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or"
+        f" create {key_file} with `challenge-service keys rotate` and give every"
+        " instance the same file, or start with --demo for a local trial."
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from challenge_service import create_app
 from challenge_service.config import ConfigError
-from challenge_service.config import demo_keys
 from challenge_service.config import load_env
+from challenge_service.signing import PASS_TOKEN
 
 
 def test_load_env_parses_types():
@@ -71,11 +73,11 @@ def test_out_of_range_lifetime_stops_start(tmp_path, name, value):
 def test_demo_mode_generates_shared_keys(tmp_path):
     first = create_app({"DATA_DIR": str(tmp_path), "DEMO": True})
     second = create_app({"DATA_DIR": str(tmp_path), "DEMO": True})
+    token = first.extensions["challenge_service"].signer.sign(PASS_TOKEN, {"a": 1})
+    key_file = tmp_path / "signing-keys.json"
 
-    assert first.config["SIGNING_KEYS"] == second.config["SIGNING_KEYS"]
-    assert len(first.config["SIGNING_KEYS"][0]) >= 32
-    assert (tmp_path / "demo-signing-keys.json").stat().st_mode & 0o077 == 0
-
-
-def test_demo_keys_are_created_once(tmp_path):
-    assert demo_keys(tmp_path) == demo_keys(tmp_path)
+    assert second.extensions["challenge_service"].signer.load(PASS_TOKEN, token) == {
+        "a": 1
+    }
+    assert len(json.loads(key_file.read_text())) == 1
+    assert key_file.stat().st_mode & 0o077 == 0

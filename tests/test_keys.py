@@ -1,0 +1,176 @@
+"""Signing keys in the data folder: rotation under a running service."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from challenge_service import create_app
+from challenge_service.cli import main
+from challenge_service.keys import KeyFile
+from challenge_service.keys import RETIRE_MARGIN
+from challenge_service.signing import InvalidSignature
+from challenge_service.signing import PASS_TOKEN
+from challenge_service.signing import Signer
+from challenge_service.sites import create_site
+from tests.conftest import Flow
+from tests.conftest import START
+from tests.servers import ServiceProcess
+
+#: Longest lifetime of a signed value with the default settings, in seconds.
+MAX_LIFETIME = 300
+
+
+@pytest.fixture
+def key_file(tmp_path) -> KeyFile:
+    key_file = KeyFile(tmp_path / "signing-keys.json")
+    key_file.rotate(START - 3600)
+    return key_file
+
+
+@pytest.fixture
+def keyed_flow(tmp_path, key_file, clock):
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "CLOCK": clock})
+    service = app.extensions["challenge_service"]
+    # Look at the key file on every call instead of once a second.
+    service.signer.reload_interval = 0
+    return Flow(
+        app.test_client(), *create_site(service.store, "Pool", ["localhost"], 0)
+    )
+
+
+def _run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_token_from_before_rotation_verifies(keyed_flow, key_file, clock):
+    token = keyed_flow.pass_token()
+    key_file.rotate(clock())
+
+    assert keyed_flow.verify(token)["success"] is True
+
+
+def test_newest_key_signs_after_rotation(keyed_flow, key_file, clock):
+    new_key = key_file.rotate(clock())
+    token = keyed_flow.pass_token()
+
+    assert Signer([new_key.secret]).load(PASS_TOKEN, token)["action"] == "book"
+
+
+def test_retire_waits_for_longest_lifetime(key_file, clock):
+    old_key = key_file.load()[0]
+    new_key = key_file.rotate(clock())
+
+    early = key_file.retire(clock() + MAX_LIFETIME, MAX_LIFETIME)
+    late = key_file.retire(clock() + MAX_LIFETIME + RETIRE_MARGIN, MAX_LIFETIME)
+
+    assert early == []
+    assert late == [old_key]
+    assert key_file.load() == [new_key]
+
+
+def test_token_fails_after_forced_retire(keyed_flow, key_file, clock):
+    token = keyed_flow.pass_token()
+    key_file.rotate(clock())
+    key_file.retire(clock(), MAX_LIFETIME, force=True)
+
+    assert keyed_flow.verify(token)["error-codes"] == ["invalid-input-response"]
+
+
+def test_retire_keeps_newest_key(key_file, clock):
+    only_key = key_file.load()
+
+    assert key_file.retire(clock() + 10**6, MAX_LIFETIME, force=True) == []
+    assert key_file.load() == only_key
+
+
+def test_key_file_is_private(key_file):
+    assert key_file.path.stat().st_mode & 0o077 == 0
+
+
+def test_rotate_command_adds_signing_key(tmp_path):
+    first = _run("keys", "rotate", "--data-dir", str(tmp_path))
+    second = _run("keys", "rotate", "--data-dir", str(tmp_path))
+    listed = _run("keys", "list", "--data-dir", str(tmp_path))
+    lines = listed.output.splitlines()
+
+    assert first.output.startswith("Added signing key ")
+    assert second.exit_code == 0
+    assert len(lines) == 2
+    assert lines[0].endswith("  verifies")
+    assert lines[1].endswith("  signs and verifies")
+
+
+def test_retire_command_keeps_recent_keys(tmp_path):
+    _run("keys", "rotate", "--data-dir", str(tmp_path))
+    _run("keys", "rotate", "--data-dir", str(tmp_path))
+
+    result = _run("keys", "retire", "--data-dir", str(tmp_path))
+
+    assert "No key can be retired yet" in result.output
+    assert len(KeyFile(tmp_path / "signing-keys.json").load()) == 2
+
+
+def test_rotate_refuses_environment_keys(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHALLENGE_SERVICE_SIGNING_KEYS", "k" * 40)
+
+    result = CliRunner().invoke(main, ["keys", "rotate", "--data-dir", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "come from CHALLENGE_SERVICE_SIGNING_KEYS" in result.output
+
+
+def test_list_without_key_file_says_how_to_create(tmp_path):
+    result = CliRunner().invoke(main, ["keys", "list", "--data-dir", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert "challenge-service keys rotate" in result.output
+
+
+def test_running_service_follows_rotation(tmp_path, monkeypatch):
+    monkeypatch.delenv("CHALLENGE_SERVICE_SIGNING_KEYS", raising=False)
+    key_file = KeyFile(tmp_path / "signing-keys.json")
+    key_file.rotate(time.time())
+    site, _ = create_site_with_cli(tmp_path)
+    server = ServiceProcess(
+        tmp_path, {"CHALLENGE_SERVICE_SIGNING_KEYS": ""}, "--workers", "2"
+    )
+
+    try:
+        new_key = key_file.rotate(time.time())
+        time.sleep(1.5)
+        envelopes = [_issue_envelope(server, site) for _ in range(6)]
+    finally:
+        server.stop()
+
+    for envelope in envelopes:
+        assert Signer([new_key.secret]).load("challenge-envelope", envelope)
+
+
+def create_site_with_cli(data_dir):
+    result = _run(
+        "sites",
+        "add",
+        "--name",
+        "Pool",
+        "--hostname",
+        "localhost",
+        "--data-dir",
+        str(data_dir),
+    )
+    lines = dict(line.split(":", 1) for line in result.output.splitlines()[:2])
+    return lines["site key"].strip(), lines["secret"].strip()
+
+
+def _issue_envelope(server, sitekey: str) -> str:
+    response = requests.post(
+        server.url + "/api/v1/challenges",
+        json={"sitekey": sitekey, "action": "book"},
+        headers={"Origin": "http://localhost:8081"},
+        timeout=5,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["envelope"]
