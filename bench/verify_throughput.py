@@ -129,7 +129,7 @@ def main() -> None:
                 PASS_TOKEN,
                 {
                     "jti": secrets.token_urlsafe(12),
-                    "site": site.id,
+                    "site": site.sitekey,
                     "action": "book",
                     "host": "localhost",
                     "level": 0,

@@ -80,7 +80,9 @@ class ChallengeService:
             ENVELOPE,
             {
                 "id": challenge_id,
-                "site": site.id,
+                # The random site key, not the row id, so that a value signed
+                # for one store's site never passes for another store's site.
+                "site": site.sitekey,
                 "action": action,
                 "host": hostname,
                 "lang": lang,
@@ -138,7 +140,7 @@ class ChallengeService:
     ) -> dict[str, Any]:
         """Check an answer; on success spend the challenge and return a pass token."""
         # 1. The envelope's site and expiry.
-        if state["site"] != site.id:
+        if state["site"] != site.sitekey:
             raise InvalidEnvelope(
                 "The envelope was issued for another site.", field="envelope"
             )
@@ -191,7 +193,7 @@ class ChallengeService:
                 "exp": expires_at,
             },
         )
-        logger.debug("passed site=%s level=%s", state["site"], state["level"])
+        logger.debug("passed level=%s", state["level"])
         return {
             "pass_token": token,
             "expires_at": isoformat(expires_at),
@@ -236,7 +238,7 @@ class ChallengeService:
         except InvalidSignature:
             return _failure("invalid-input-response")
 
-        if token.get("site") != site.id:
+        if token.get("site") != site.sitekey:
             return _failure("invalid-input-response")
 
         # 3. Expiry, then single use.

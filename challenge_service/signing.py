@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from typing import Any
 
 from itsdangerous import BadSignature
@@ -24,9 +25,27 @@ PURPOSES = (ENVELOPE, PASS_TOKEN)
 #: Longest signed value that is even decoded; anything longer is rejected.
 MAX_SIGNED_LENGTH = 2048
 
+#: A payload and a 20-byte HMAC-SHA1 signature in unpadded URL-safe base64.
+_SIGNED_FORM = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{27}")
+
 
 class InvalidSignature(Exception):
     """Raised when a signed value is malformed, tampered with or for another use."""
+
+
+def _is_canonical(signed: str) -> bool:
+    for part in signed.split("."):
+        padded = part + "=" * (-len(part) % 4)
+
+        try:
+            decoded = base64.urlsafe_b64decode(padded)
+        except ValueError:
+            return False
+
+        if base64.urlsafe_b64encode(decoded).decode().rstrip("=") != part:
+            return False
+
+    return True
 
 
 class _Serializer(URLSafeSerializer):
@@ -64,6 +83,12 @@ class Signer:
         """
         if len(signed) > MAX_SIGNED_LENGTH:
             raise InvalidSignature("The signed value is too long.")
+
+        # Base64 decoding skips characters outside its alphabet and ignores
+        # the spare bits of the last character, so several strings would
+        # carry one valid signature. Only the one this service wrote passes.
+        if not _SIGNED_FORM.fullmatch(signed) or not _is_canonical(signed):
+            raise InvalidSignature("The signed value is not in canonical form.")
 
         try:
             payload = self._serializers[purpose].loads(signed)

@@ -30,6 +30,7 @@ from challenge_service.api import schemas
 from challenge_service.api import siteverify as siteverify_api
 from challenge_service.challenges import proof_of_work
 from conftest import ORIGIN
+from conftest import solve_challenge
 from openapi_contract import Contract
 from openapi_contract import load_document
 
@@ -965,8 +966,10 @@ def test_answer_rejects_pass_token_as_envelope(client, flow, issued, contract):
 
 
 def test_answer_store_unavailable(flow, issued, store, contract):
+    # A correct answer reaches the write that spends the challenge.
+    nonces = solve_challenge(issued["challenge"])
     break_store(store)
-    response = flow.answer(issued, nonces=[0])
+    response = flow.answer(issued, nonces=nonces)
 
     assert_error(response, 503, "store-unavailable", None)
     assert response.headers["Retry-After"] == "1"

@@ -241,3 +241,37 @@ def test_pass_token_carries_no_personal_data(flow):
         "iat",
         "exp",
     }
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda t: t + "!!!!",
+        lambda t: t[:-3] + "é" + t[-3:],
+        lambda t: t[:10] + "=" + t[10:],
+        lambda t: t[:-1] + {"A": "B", "B": "C"}.get(t[-1], "A"),
+    ],
+)
+def test_variant_spellings_of_token_fail(flow, mangle):
+    token = flow.pass_token()
+
+    assert flow.verify(mangle(token))["error-codes"] == ["invalid-input-response"]
+
+
+def test_token_of_same_row_id_in_other_store_fails(tmp_path, flow):
+    from challenge_service import create_app
+    from challenge_service.sites import create_site
+    from tests.conftest import SIGNING_KEY
+
+    other = create_app(
+        {"DATA_DIR": str(tmp_path / "other"), "SIGNING_KEYS": [SIGNING_KEY]}
+    )
+    other_store = other.extensions["challenge_service"].store
+    other_site, other_secret = create_site(other_store, "Pool", ["localhost"], 0)
+    token = flow.pass_token()
+    fields = {"secret": other_secret, "response": token}
+
+    result = other.test_client().post("/api/v1/siteverify", data=fields).get_json()
+
+    assert other_site.id == flow.site.id
+    assert result["error-codes"] == ["invalid-input-response"]

@@ -124,7 +124,7 @@ def answer_challenge(challenge_id: str) -> Response:
 
     _check_client_report(body.get("client"))
     state = service.open_envelope(challenge_id, envelope)
-    site = service.store.site_by_id(state["site"])
+    site = service.store.site_by_sitekey(state["site"])
 
     if site is None:
         raise InvalidEnvelope(
