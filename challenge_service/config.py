@@ -20,13 +20,15 @@ MAX_TTL = 3600
 #: Shortest signing key accepted, in characters.
 MIN_KEY_LENGTH = 32
 
+#: Fewest different characters in a signing key: 32 random hexadecimal digits
+#: almost always have more than 10, a repeated word or letter fewer.
+MIN_DISTINCT_CHARACTERS = 10
+
 #: URL schemes of a Redis store.
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 #: Values that people paste from examples; the service rejects them as keys.
-PLACEHOLDER_KEYS = frozenset(
-    {"change-me", "changeme", "secret", "dev", "test", "placeholder", "xxx"}
-)
+PLACEHOLDER_KEYS = frozenset({"change-me", "changeme", "placeholder", "example"})
 
 DEFAULTS: dict[str, Any] = {
     # Signing keys, oldest first: the last one signs, all of them verify.
@@ -133,12 +135,29 @@ def validate(config: dict) -> None:
         )
 
     for key in config["SIGNING_KEYS"]:
-        if key.lower() in PLACEHOLDER_KEYS or len(key) < MIN_KEY_LENGTH:
+        if not is_random_key(key):
             raise ConfigError(
-                f"{ENV_PREFIX}SIGNING_KEYS contains a placeholder or a key shorter"
-                f" than {MIN_KEY_LENGTH} characters; replace it with a random"
-                " value."
+                f"{ENV_PREFIX}SIGNING_KEYS contains a placeholder, a command that"
+                " was not run, or a key shorter than"
+                f" {MIN_KEY_LENGTH} characters or with fewer than"
+                f" {MIN_DISTINCT_CHARACTERS} different characters; replace it with"
+                " the output of"
+                " `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
             )
+
+
+def is_random_key(key: str) -> bool:
+    """Return whether ``key`` can be a random signing key, not a placeholder."""
+    lowered = key.lower()
+
+    if len(key) < MIN_KEY_LENGTH or len(set(key)) < MIN_DISTINCT_CHARACTERS:
+        return False
+
+    # A shell substitution copied into an env file instead of its output.
+    if "$(" in key or "`" in key or "secrets." in lowered:
+        return False
+
+    return not any(word in lowered for word in PLACEHOLDER_KEYS)
 
 
 def missing_keys_error(key_file: Path) -> ConfigError:

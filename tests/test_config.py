@@ -47,9 +47,19 @@ def test_missing_signing_key_stops_start(tmp_path):
         create_app({"DATA_DIR": str(tmp_path)})
 
 
-@pytest.mark.parametrize("key", ["change-me", "secret", "short-key"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "change-me",
+        "short-key",
+        "a" * 40,
+        "change-me-change-me-change-me-change-me",
+        "my-example-key-0123456789abcdefghijkl",
+        "$(python -c 'import secrets; print(secrets.token_urlsafe(32))')",
+    ],
+)
 def test_placeholder_signing_key_stops_start(tmp_path, key):
-    with pytest.raises(ConfigError, match="placeholder or a key shorter"):
+    with pytest.raises(ConfigError, match="contains a placeholder"):
         create_app({"DATA_DIR": str(tmp_path), "SIGNING_KEYS": [key]})
 
 
@@ -64,7 +74,11 @@ def test_placeholder_signing_key_stops_start(tmp_path, key):
     ],
 )
 def test_out_of_range_lifetime_stops_start(tmp_path, name, value):
-    settings = {"DATA_DIR": str(tmp_path), "SIGNING_KEYS": ["k" * 40], name: value}
+    settings = {
+        "DATA_DIR": str(tmp_path),
+        "SIGNING_KEYS": ["config-test-key-0123456789abcdefghij"],
+        name: value,
+    }
 
     with pytest.raises(ConfigError, match=f"CHALLENGE_SERVICE_{name}={value}"):
         create_app(settings)

@@ -115,7 +115,9 @@ def test_retire_command_keeps_recent_keys(tmp_path):
 
 
 def test_rotate_refuses_environment_keys(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHALLENGE_SERVICE_SIGNING_KEYS", "k" * 40)
+    monkeypatch.setenv(
+        "CHALLENGE_SERVICE_SIGNING_KEYS", "environment-key-0123456789abcdefghij"
+    )
 
     result = CliRunner().invoke(main, ["keys", "rotate", "--data-dir", str(tmp_path)])
 
