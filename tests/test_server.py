@@ -138,3 +138,41 @@ def test_serve_logs_no_raw_ip(service):
     _pass_token(service)
 
     assert "127.0.0.1 -" not in service.output()
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "body"),
+    [
+        (
+            "/api/v1/siteverify",
+            "application/x-www-form-urlencoded",
+            b"secret=x&response=y&padding=" + b"a" * 30000,
+        ),
+        ("/api/v1/challenges", "application/json", b'{"a": "' + b"a" * 30000 + b'"}'),
+    ],
+)
+def test_chunked_body_over_limit_is_rejected(service, path, content_type, body):
+    # A generator makes requests send the body chunked, without Content-Length.
+    chunks = (body[start : start + 4096] for start in range(0, len(body), 4096))
+    response = requests.post(
+        service.url + path,
+        data=chunks,
+        headers={"Content-Type": content_type, "Origin": ORIGIN},
+        timeout=10,
+    )
+
+    assert response.status_code == 413
+    assert "16384 bytes" in response.json()["message"]
+
+
+def test_chunked_body_under_limit_is_read(service):
+    token = _pass_token(service)
+    body = f"secret={service.secret}&response={token}".encode()
+    response = requests.post(
+        service.url + "/api/v1/siteverify",
+        data=iter([body[:20], body[20:]]),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+
+    assert response.json()["success"] is True

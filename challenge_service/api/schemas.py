@@ -10,7 +10,10 @@ import json
 import re
 from typing import Any
 
+from flask import current_app
+from flask import g
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import InvalidRequest
 from ..errors import UnsupportedMediaType
@@ -50,6 +53,30 @@ def is_encodable(value: str) -> bool:
     return True
 
 
+def read_body() -> bytes:
+    """Return the request body, or raise 413 when it is over the size limit.
+
+    Werkzeug stops reading a chunked body (one without Content-Length) at the
+    limit without saying so, which would let a truncated body pass as a
+    complete one; this reads one byte more to tell.
+    """
+    if "request_body" in g:
+        return g.request_body
+
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+
+    if request.content_length is None:
+        body = request.environ["wsgi.input"].read(limit + 1)
+
+        if len(body) > limit:
+            raise RequestEntityTooLarge()
+    else:
+        body = request.get_data(cache=True)
+
+    g.request_body = body
+    return body
+
+
 def json_body() -> dict[str, Any]:
     """Return the request body as a JSON object."""
     if not request.is_json:
@@ -60,7 +87,7 @@ def json_body() -> dict[str, Any]:
         )
 
     try:
-        return parse_json_object(request.get_data(cache=True))
+        return parse_json_object(read_body())
     except ValueError as error:
         raise InvalidRequest(str(error)) from None
 

@@ -25,6 +25,7 @@ from ..errors import StoreUnavailable
 from . import current_service
 from .schemas import is_encodable
 from .schemas import parse_json_object
+from .schemas import read_body
 
 bp = Blueprint("siteverify", __name__, url_prefix="/api/v1")
 
@@ -84,12 +85,12 @@ def _fields() -> dict[str, str | None] | dict[str, Any]:
     """Read the request fields, or return a failure result."""
     if request.is_json:
         try:
-            body = parse_json_object(request.get_data(cache=True))
+            body = parse_json_object(read_body())
         except ValueError as error:
             return _failure("bad-request", str(error))
     elif request.mimetype == "application/x-www-form-urlencoded":
         try:
-            body = _parse_urlencoded(request.get_data())
+            body = _parse_urlencoded(read_body())
         except ValueError:
             return _failure("bad-request", "The form body has too many fields.")
     else:
