@@ -63,6 +63,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     # HTTP: error handlers, blueprints, headers.
     errors.init_app(app)
+    # Werkzeug would answer a path with "//" by a redirect built from the Host
+    # header; such a path is simply not found here.
+    app.url_map.merge_slashes = False
     register_blueprints(app)
     app.wsgi_app = _SecurityHeaders(app.wsgi_app)
     return app

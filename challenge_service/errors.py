@@ -151,9 +151,10 @@ def error_response(
 
 def _handle_service_error(error: ServiceError) -> Response:
     if error.status >= 500:
-        logger.error("%s on %s: %s", error.code, request.path, error.message)
+        logger.error("%s on %r: %s", error.code, request.path, error.message)
     else:
-        logger.info("rejected %s on %s: %s", error.code, request.path, error.field)
+        # %r escapes line breaks, so a crafted path cannot forge a log line.
+        logger.info("rejected %s on %r: %s", error.code, request.path, error.field)
 
     return error_response(
         error.status, error.code, error.message, error.field, error.retry_after
@@ -188,7 +189,7 @@ def _handle_http_error(error: HTTPException) -> Response:
 
 def _handle_unexpected(error: Exception) -> Response:
     error_id = secrets.token_hex(6)
-    logger.error("unexpected error %s on %s", error_id, request.path, exc_info=error)
+    logger.error("unexpected error %s on %r", error_id, request.path, exc_info=error)
     message = (
         f"The service failed unexpectedly; quote error id {error_id} to the operator."
     )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import re
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 #: Upper bound of the default worker count; more rarely helps a sync server.
@@ -16,6 +19,33 @@ MAX_DEFAULT_WORKERS = 8
 def default_workers() -> int:
     """Return gunicorn's usual worker count for this machine, 2 x cores + 1."""
     return min(2 * multiprocessing.cpu_count() + 1, MAX_DEFAULT_WORKERS)
+
+
+#: IPv4 and IPv6 addresses as gunicorn writes them into its messages.
+_ADDRESS = re.compile(
+    r"\b\d{1,3}(?:\.\d{1,3}){3}\b"
+    # IPv6 needs "::" or a hex letter, so that a time such as 18:07:22 stays.
+    r"|(?<![\w:])(?=[0-9A-Fa-f:]*(?:::|[A-Fa-f]))(?:[0-9A-Fa-f]{0,4}:){2,7}"
+    r"[0-9A-Fa-f]{0,4}(?![\w:])"
+)
+
+
+class _RedactAddresses(logging.Filter):
+    """Replace client addresses in gunicorn's own messages, such as its warning
+    about an invalid request, so that no raw IP address reaches the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = _ADDRESS.sub("[address]", record.getMessage())
+        record.args = ()
+        return True
+
+
+class _Logger(glogging.Logger):
+    """gunicorn's logger with client addresses redacted."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        self.error_log.addFilter(_RedactAddresses())
 
 
 class GunicornServer(BaseApplication):
@@ -52,6 +82,7 @@ def run(
         "preload_app": True,
         "accesslog": None,
         "errorlog": "-",
+        "logger_class": _Logger,
         "loglevel": "warning",
         "timeout": 30,
         "graceful_timeout": 5,

@@ -40,6 +40,7 @@ class ServiceProcess:
 
     def __init__(self, data_dir: Path, env: dict[str, str], *extra: str) -> None:
         self.port = free_port()
+        self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(data_dir / f"serve-{self.port}.log", "w+")
         self.process = subprocess.Popen(

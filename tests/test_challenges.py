@@ -380,3 +380,14 @@ def test_expires_in_counts_whole_seconds_left(flow, clock):
 
     assert issued["expires_in"] == 299
     assert answered["expires_in"] == 299
+
+
+@pytest.mark.parametrize(
+    "path", ["/widget/v1//etc/passwd", "/static//x", "/api/v1//challenges"]
+)
+def test_double_slash_path_is_not_redirected(client, path):
+    response = client.get(path, headers={"Host": "evil.example"})
+
+    assert response.status_code in (404, 405)
+    assert "Location" not in response.headers
+    assert response.is_json

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
+import socket
+import time
 
 import pytest
 import requests
@@ -137,7 +139,26 @@ def test_serve_without_key_refuses_to_start(tmp_path):
 def test_serve_logs_no_raw_ip(service):
     _pass_token(service)
 
-    assert "127.0.0.1 -" not in service.output()
+    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as client:
+        client.sendall(b"NOT A REQUEST LINE\r\n\r\n")
+        client.recv(1024)
+
+    time.sleep(0.3)
+    lines = [line for line in service.output().splitlines() if "127.0.0.1" in line]
+
+    assert "Invalid request from ip=[address]" in service.output()
+    assert lines == [
+        f"Service: http://127.0.0.1:{service.port}/ (data in {service.data_dir})"
+    ]
+
+
+def test_crafted_path_cannot_forge_log_line(service):
+    forged = "2026-12-04 17:00:00,000 ERROR challenge_service: FORGED"
+    path = "/api/v1/challenges/abc%0a" + forged.replace(" ", "%20") + "/answer"
+    requests.post(service.url + path, json={}, headers={"Origin": ORIGIN}, timeout=5)
+    time.sleep(0.3)
+
+    assert not any(line.startswith(forged) for line in service.output().splitlines())
 
 
 @pytest.mark.parametrize(
