@@ -22,7 +22,9 @@ from .keys import KeyFile
 from .keys import KeyFileError
 from .keys import KeyFileSigner
 from .signing import Signer
+from .errors import StoreUnavailable
 from .storage import open_store
+from .storage import Store
 
 DATABASE_NAME = "challenge-service.sqlite3"
 
@@ -48,9 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logs.configure_logging(app)
 
     # The flow and its parts.
-    store = settings.get("STORE") or open_store(
-        settings["STORE_URL"], data_dir / DATABASE_NAME
-    )
+    store = settings.get("STORE") or _store(settings, data_dir)
     service = ChallengeService(
         store=store,
         signer=signer,
@@ -71,6 +71,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def _store(settings: dict[str, Any], data_dir: Path) -> Store:
+    try:
+        return open_store(settings["STORE_URL"], data_dir / DATABASE_NAME)
+    except StoreUnavailable as error:
+        raise config_module.ConfigError(
+            f"{error.message} Check CHALLENGE_SERVICE_DATA_DIR (a folder the"
+            " service can write) or CHALLENGE_SERVICE_STORE_URL."
+        ) from None
+
+
 def _signer(settings: dict[str, Any], data_dir: Path) -> Signer | KeyFileSigner:
     """Return a signer with the keys of the environment or of the key file.
 
@@ -83,7 +93,13 @@ def _signer(settings: dict[str, Any], data_dir: Path) -> Signer | KeyFileSigner:
     key_file = KeyFile(data_dir / KEYS_FILE)
 
     if settings["DEMO"]:
-        key_file.ensure(time.time())
+        try:
+            key_file.ensure(time.time())
+        except OSError as error:
+            raise config_module.ConfigError(
+                f"The signing key file {key_file.path} cannot be created ({error});"
+                " set CHALLENGE_SERVICE_DATA_DIR to a folder the service can write."
+            ) from None
 
     if not key_file.exists():
         raise config_module.missing_keys_error(key_file.path)

@@ -15,6 +15,7 @@ from . import config as config_module
 from . import create_app
 from . import DATABASE_NAME
 from .config import ConfigError
+from .errors import StoreUnavailable
 from .keys import KEYS_FILE
 from .keys import KeyFile
 from .keys import KeyFileError
@@ -44,17 +45,30 @@ def _build_app():
         raise click.ClickException(str(error)) from None
 
 
-def _store(data_dir: Path | None) -> Store:
-    # Site commands need the store only, not the signing keys.
+def _settings() -> dict:
+    """Return the settings for commands that need no signing key."""
     settings = dict(config_module.DEFAULTS)
 
     try:
         settings.update(config_module.load_env())
+        config_module.validate_without_keys(settings)
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
 
+    return settings
+
+
+def _store(data_dir: Path | None) -> Store:
+    settings = _settings()
     folder = data_dir or Path(settings["DATA_DIR"])
-    return open_store(settings["STORE_URL"], folder.resolve() / DATABASE_NAME)
+
+    try:
+        return open_store(settings["STORE_URL"], folder.resolve() / DATABASE_NAME)
+    except StoreUnavailable as error:
+        raise click.ClickException(
+            f"{error.message} Check CHALLENGE_SERVICE_DATA_DIR or --data-dir"
+            " (a folder the service can write) and CHALLENGE_SERVICE_STORE_URL."
+        ) from None
 
 
 def _data_dir_option(function):
@@ -217,26 +231,34 @@ def sites_list(data_dir: Path | None) -> None:
 def sites_rotate_secret(sitekey: str, grace: int | None, data_dir: Path | None) -> None:
     """Give a site a new secret; the old one works for a grace period."""
     if grace is None:
-        grace = config_module.load_env().get(
-            "SECRET_GRACE", config_module.DEFAULTS["SECRET_GRACE"]
-        )
+        grace = _settings()["SECRET_GRACE"]
 
-    result = rotate_secret(_store(data_dir), sitekey, time.time(), grace)
+    store = _store(data_dir)
+    now = time.time()
+    before = store.site_by_sitekey(sitekey)
 
-    if result is None:
+    if before is None:
         raise click.ClickException(
             f"No site has the site key {sitekey!r}; see `sites list`."
         )
 
-    click.echo(f"secret:   {result[1]}")
+    _, secret = rotate_secret(store, sitekey, now, grace)
+    click.echo(f"secret:   {secret}")
     click.echo(f"The old secret keeps working for {grace} seconds.")
+
+    # Only one replaced secret is kept, so a second rotation ends the grace
+    # period of the first.
+    if (before.previous_secret_expires or 0) > now:
+        click.echo(
+            "The secret replaced by the previous rotation stopped working now,"
+            " before the end of its grace period."
+        )
 
 
 def _key_file(data_dir: Path | None) -> KeyFile:
     # Keys set in the environment cannot be rotated from here: every instance
     # reads its own copy, so the operator changes them all.
-    settings = dict(config_module.DEFAULTS)
-    settings.update(config_module.load_env())
+    settings = _settings()
 
     if settings["SIGNING_KEYS"]:
         raise click.ClickException(
@@ -249,8 +271,7 @@ def _key_file(data_dir: Path | None) -> KeyFile:
 
 
 def _max_lifetime() -> int:
-    settings = dict(config_module.DEFAULTS)
-    settings.update(config_module.load_env())
+    settings = _settings()
     return max(settings["CHALLENGE_TTL"], settings["TOKEN_TTL"])
 
 

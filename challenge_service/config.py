@@ -112,6 +112,22 @@ def _parse(name: str, raw: str, default: Any) -> Any:
 
 def validate(config: dict) -> None:
     """Check every setting and raise :class:`ConfigError` naming the fix."""
+    validate_without_keys(config)
+
+    for key in config["SIGNING_KEYS"]:
+        if not is_random_key(key):
+            raise ConfigError(
+                f"{ENV_PREFIX}SIGNING_KEYS contains a placeholder, a command that"
+                " was not run, or a key shorter than"
+                f" {MIN_KEY_LENGTH} characters or with fewer than"
+                f" {MIN_DISTINCT_CHARACTERS} different characters; replace it with"
+                " the output of"
+                " `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+            )
+
+
+def validate_without_keys(config: dict) -> None:
+    """Check the settings that commands without signing keys use too."""
     for name, (low, high) in _INT_BOUNDS.items():
         value = config[name]
         unit = "bytes" if "BYTES" in name else "seconds"
@@ -133,17 +149,6 @@ def validate(config: dict) -> None:
             " redis://HOST:PORT/DB, rediss:// for TLS or unix:///PATH, or leave"
             " it empty for the SQLite store in the data folder."
         )
-
-    for key in config["SIGNING_KEYS"]:
-        if not is_random_key(key):
-            raise ConfigError(
-                f"{ENV_PREFIX}SIGNING_KEYS contains a placeholder, a command that"
-                " was not run, or a key shorter than"
-                f" {MIN_KEY_LENGTH} characters or with fewer than"
-                f" {MIN_DISTINCT_CHARACTERS} different characters; replace it with"
-                " the output of"
-                " `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
-            )
 
 
 def is_random_key(key: str) -> bool:

@@ -120,3 +120,46 @@ def test_purge_deletes_expired_records(tmp_path):
     assert "Deleted 1 expired records." in result.output
     assert store.consume("challenge", "old", expires_at=1.0) is True
     assert store.consume("challenge", "new", expires_at=4_000_000_000.0) is False
+
+
+def test_rotate_secret_checks_grace_from_environment(tmp_path, monkeypatch):
+    created = _add(tmp_path, "localhost")
+    monkeypatch.setenv("CHALLENGE_SERVICE_SECRET_GRACE", "999999999999")
+
+    result = CliRunner().invoke(
+        main,
+        ["sites", "rotate-secret", created["sitekey"], "--data-dir", str(tmp_path)],
+    )
+
+    assert result.exit_code == 1
+    assert (
+        "CHALLENGE_SERVICE_SECRET_GRACE=999999999999 is out of range" in result.output
+    )
+
+
+def test_second_rotation_warns_grace_ends(tmp_path):
+    created = _add(tmp_path, "localhost")
+    args = ["sites", "rotate-secret", created["sitekey"], "--grace", "600"]
+
+    first = _run(*args, "--data-dir", str(tmp_path))
+    second = _run(*args, "--data-dir", str(tmp_path))
+
+    assert "stopped working now" not in first.output
+    assert "stopped working now" in second.output
+
+
+def test_data_dir_that_is_a_file_is_reported(tmp_path, monkeypatch):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    monkeypatch.setenv("CHALLENGE_SERVICE_DATA_DIR", str(not_a_folder))
+
+    result = CliRunner().invoke(main, ["sites", "list"])
+
+    assert result.exit_code == 1
+    assert "Check CHALLENGE_SERVICE_DATA_DIR" in result.output
+
+
+def test_database_is_private(tmp_path):
+    _add(tmp_path, "localhost")
+
+    assert (tmp_path / DATABASE_NAME).stat().st_mode & 0o077 == 0

@@ -93,7 +93,10 @@ class SQLiteStore:
 
         try:
             self._connection().executescript(_SCHEMA)
-        except sqlite3.Error as error:
+            # The file holds secret hashes; SQLite gives its -wal and -shm
+            # files the same mode.
+            self.path.chmod(0o600)
+        except (sqlite3.Error, OSError) as error:
             raise StoreUnavailable(
                 f"The SQLite store at {self.path} could not be opened: {error}."
             ) from error
