@@ -1350,7 +1350,8 @@ VERIFY_REJECTIONS = [
     pytest.param(
         VerifyRejection(
             lambda context: f"secret={context.secret}&response=x".encode(),
-            ["missing-input-secret", "missing-input-response"],
+            ["bad-request"],
+            "Content-Type",
             content_type="text/plain",
         ),
         id="text-plain-body",

@@ -275,3 +275,14 @@ def test_token_of_same_row_id_in_other_store_fails(tmp_path, flow):
 
     assert other_site.id == flow.site.id
     assert result["error-codes"] == ["invalid-input-response"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None])
+def test_unknown_body_format_is_bad_request(client, content_type):
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post(
+        "/api/v1/siteverify", data=b"secret=x&response=y", headers=headers
+    )
+
+    assert response.get_json()["error-codes"] == ["bad-request"]
+    assert "Content-Type" in response.get_json()["message"]

@@ -93,8 +93,16 @@ def _fields() -> dict[str, str | None] | dict[str, Any]:
             body = _parse_urlencoded(read_body())
         except ValueError:
             return _failure("bad-request", "The form body has too many fields.")
-    else:
+    elif request.mimetype == "multipart/form-data":
         body = request.form.to_dict(flat=True)
+    elif read_body():
+        return _failure(
+            "bad-request",
+            "The request body is neither form-encoded nor JSON; send it with"
+            " Content-Type application/x-www-form-urlencoded or application/json.",
+        )
+    else:
+        body = {}
 
     fields: dict[str, str | None] = {}
 
