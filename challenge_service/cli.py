@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -138,6 +139,9 @@ def serve(host, port, workers, data_dir, demo, demo_port, dev) -> None:
 
     try:
         if dev:
+            # The debug server dies on SIGTERM without running the finally
+            # block below, which would leave the demo portal running.
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
             app.run(host=host, port=port, debug=True, use_reloader=False)
         else:
             server.run(lambda: app, host, port, workers or server.default_workers())
@@ -145,6 +149,10 @@ def serve(host, port, workers, data_dir, demo, demo_port, dev) -> None:
         if portal is not None:
             portal.terminate()
             portal.wait(timeout=10)
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(0)
 
 
 def _ensure_demo_site(app) -> str:
