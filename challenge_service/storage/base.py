@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import time
 from typing import Protocol
 
 
@@ -39,6 +40,69 @@ class Redemption(enum.Enum):
     REPLAYED = "replayed"
     #: The token was spent before.
     DUPLICATE = "duplicate"
+
+
+#: Seconds a process reuses a site it read; a change made by another process
+#: (a rotated secret, new hostnames) is seen after at most this delay.
+SITE_CACHE_TTL = 5.0
+
+#: Sites kept per process; the cache is emptied when it is full.
+SITE_CACHE_SIZE = 1024
+
+
+class CachedSiteLookups:
+    """Site lookups by site key and by secret hash, cached per process.
+
+    Every challenge and every verify looks a site up, so each process keeps
+    the sites it found for ``SITE_CACHE_TTL`` seconds. Only found sites are
+    cached, so unknown keys sent by a client cannot fill the cache. A back end
+    implements ``_find_site`` for the fields ``sitekey``, ``secret`` and
+    ``previous-secret``.
+    """
+
+    def __init__(self) -> None:
+        self._site_cache: dict[tuple[str, str], tuple[Site, float]] = {}
+
+    def _find_site(self, field: str, value: str) -> Site | None:
+        raise NotImplementedError
+
+    def _cached_site(self, field: str, value: str) -> Site | None:
+        key = (field, value)
+        cached = self._site_cache.get(key)
+
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+
+        site = self._find_site(field, value)
+
+        if site is not None:
+            if len(self._site_cache) >= SITE_CACHE_SIZE:
+                self._site_cache.clear()
+
+            self._site_cache[key] = (site, time.monotonic() + SITE_CACHE_TTL)
+
+        return site
+
+    def _forget_sites(self) -> None:
+        self._site_cache.clear()
+
+    def site_by_sitekey(self, sitekey: str) -> Site | None:
+        """Return the site with this public key, or None."""
+        return self._cached_site("sitekey", sitekey)
+
+    def site_by_secret_hash(self, secret_hash: str, now: float) -> Site | None:
+        """Return the site whose current or still-valid previous secret has this hash."""
+        site = self._cached_site("secret", secret_hash)
+
+        if site is not None:
+            return site
+
+        site = self._cached_site("previous-secret", secret_hash)
+
+        if site is None or (site.previous_secret_expires or 0) <= now:
+            return None
+
+        return site
 
 
 class Store(Protocol):

@@ -40,7 +40,6 @@ import json
 import logging
 import math
 import os
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -50,10 +49,9 @@ from redis.commands.core import Script
 from redis.retry import Retry
 
 from ..errors import StoreUnavailable
+from .base import CachedSiteLookups
 from .base import Redemption
 from .base import Site
-from .sqlite import SITE_CACHE_SIZE
-from .sqlite import SITE_CACHE_TTL
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +147,7 @@ class _Connection:
     redeem: Script
 
 
-class RedisStore:
+class RedisStore(CachedSiteLookups):
     """Store backed by one Redis server.
 
     ``socket_timeout`` is the maximum time in seconds to connect or to wait for
@@ -166,7 +164,7 @@ class RedisStore:
         self.url = url
         self.prefix = prefix
         self.socket_timeout = socket_timeout
-        self._site_cache: dict[tuple[str, str], tuple[Site, float]] = {}
+        super().__init__()
         # Building the client parses the URL, so a bad URL fails here. The
         # client connects on its first command.
         self._current = self._connect()
@@ -271,44 +269,10 @@ class RedisStore:
         fields = self._run(lambda connection: connection.client.hgetall(key))
         return _site_from_hash(fields) if fields else None
 
-    def _site_by_index(self, index: str, value: str) -> Site | None:
-        key = self._index_key(index, value)
+    def _find_site(self, field: str, value: str) -> Site | None:
+        key = self._index_key(field, value)
         site_id = self._run(lambda connection: connection.client.get(key))
         return None if site_id is None else self.site_by_id(int(site_id))
-
-    def _cached_site(self, index: str, value: str) -> Site | None:
-        # Only found sites are cached, so unknown keys cannot fill the cache.
-        key = (index, value)
-        cached = self._site_cache.get(key)
-
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-
-        site = self._site_by_index(index, value)
-
-        if site is not None:
-            if len(self._site_cache) >= SITE_CACHE_SIZE:
-                self._site_cache.clear()
-
-            self._site_cache[key] = (site, time.monotonic() + SITE_CACHE_TTL)
-
-        return site
-
-    def site_by_sitekey(self, sitekey: str) -> Site | None:
-        return self._cached_site("sitekey", sitekey)
-
-    def site_by_secret_hash(self, secret_hash: str, now: float) -> Site | None:
-        site = self._cached_site("secret", secret_hash)
-
-        if site is not None:
-            return site
-
-        site = self._cached_site("previous-secret", secret_hash)
-
-        if site is None or (site.previous_secret_expires or 0) <= now:
-            return None
-
-        return site
 
     def sites(self) -> list[Site]:
         return self._run(self._read_sites)
@@ -327,7 +291,7 @@ class RedisStore:
     def rotate_secret(
         self, sitekey: str, secret_hash: str, previous_expires: float
     ) -> Site | None:
-        self._site_cache.clear()
+        self._forget_sites()
         keys = [self._index_key("sitekey", sitekey)]
         arguments = [self.prefix, secret_hash, repr(float(previous_expires))]
         site_id = self._run(

@@ -20,12 +20,12 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreUnavailable
+from .base import CachedSiteLookups
 from .base import Redemption
 from .base import Site
 
@@ -36,13 +36,6 @@ BUSY_TIMEOUT_MS = 5000
 
 #: Rows deleted per purge statement, so a purge never holds the lock for long.
 PURGE_BATCH = 5000
-
-#: Seconds a process reuses a site it read; a change made by another process
-#: (a rotated secret, new hostnames) is seen after at most this delay.
-SITE_CACHE_TTL = 5.0
-
-#: Sites kept per process; the cache is emptied when it is full.
-SITE_CACHE_SIZE = 1024
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sites (
@@ -77,19 +70,26 @@ CREATE TABLE IF NOT EXISTS idempotency (
 CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
 """
 
+#: Column of each field that sites are looked up by.
+_SITE_FIELD_COLUMNS = {
+    "sitekey": "sitekey",
+    "secret": "secret_hash",
+    "previous-secret": "previous_secret_hash",
+}
+
 _SITE_COLUMNS = (
     "id, name, sitekey, hostnames, secret_hash, previous_secret_hash,"
     " previous_secret_expires, created_at, demo, default_level"
 )
 
 
-class SQLiteStore:
+class SQLiteStore(CachedSiteLookups):
     """Store backed by one SQLite file."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        self._site_cache: dict[tuple[str, object], tuple[Site, float]] = {}
+        super().__init__()
 
         try:
             self._connection().executescript(_SCHEMA)
@@ -212,39 +212,8 @@ class SQLiteStore:
     def site_by_id(self, site_id: int) -> Site | None:
         return self._site_where("id = ?", (site_id,))
 
-    def _cached_site(self, column: str, value: object) -> Site | None:
-        # Only found sites are cached, so unknown keys cannot fill the cache.
-        key = (column, value)
-        cached = self._site_cache.get(key)
-
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-
-        site = self._site_where(f"{column} = ?", (value,))
-
-        if site is not None:
-            if len(self._site_cache) >= SITE_CACHE_SIZE:
-                self._site_cache.clear()
-
-            self._site_cache[key] = (site, time.monotonic() + SITE_CACHE_TTL)
-
-        return site
-
-    def site_by_sitekey(self, sitekey: str) -> Site | None:
-        return self._cached_site("sitekey", sitekey)
-
-    def site_by_secret_hash(self, secret_hash: str, now: float) -> Site | None:
-        site = self._cached_site("secret_hash", secret_hash)
-
-        if site is not None:
-            return site
-
-        site = self._cached_site("previous_secret_hash", secret_hash)
-
-        if site is None or (site.previous_secret_expires or 0) <= now:
-            return None
-
-        return site
+    def _find_site(self, field: str, value: str) -> Site | None:
+        return self._site_where(f"{_SITE_FIELD_COLUMNS[field]} = ?", (value,))
 
     def sites(self) -> list[Site]:
         rows = self._query(f"SELECT {_SITE_COLUMNS} FROM sites ORDER BY id")
@@ -253,7 +222,7 @@ class SQLiteStore:
     def rotate_secret(
         self, sitekey: str, secret_hash: str, previous_expires: float
     ) -> Site | None:
-        self._site_cache.clear()
+        self._forget_sites()
 
         with self._transaction() as connection:
             connection.execute(
