@@ -94,3 +94,19 @@ class ServiceProcess:
                 self.process.wait()
 
         self.log.close()
+
+
+def add_site(
+    data_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    hostname: str = "localhost",
+) -> tuple[str, str]:
+    """Create a site with ``challenge-service sites add``; return its key and secret."""
+    args = ["sites", "add", "--name", "Pool", "--hostname", hostname]
+
+    if data_dir is not None:
+        args += ["--data-dir", str(data_dir)]
+
+    added = cli(*args, env=env)
+    lines = dict(line.split(":", 1) for line in added.stdout.splitlines()[:2])
+    return lines["site key"].strip(), lines["secret"].strip()

@@ -9,7 +9,7 @@ import requests
 
 from tests.conftest import solve_challenge
 from tests.redis_server import RedisServer
-from tests.servers import cli
+from tests.servers import add_site
 from tests.servers import ServiceProcess
 
 ORIGIN = "https://portal.example.fr"
@@ -27,10 +27,7 @@ def instances(tmp_path_factory):
         "CHALLENGE_SERVICE_STORE_URL": redis_server.url,
         "CHALLENGE_SERVICE_SIGNING_KEYS": SHARED_KEY,
     }
-    added = cli(
-        "sites", "add", "--name", "Pool", "--hostname", "portal.example.fr", env=env
-    )
-    lines = dict(line.split(":", 1) for line in added.stdout.splitlines()[:2])
+    sitekey, secret = add_site(env=env, hostname="portal.example.fr")
     servers = []
 
     try:
@@ -38,7 +35,7 @@ def instances(tmp_path_factory):
             data_dir = tmp_path_factory.mktemp(f"instance-{name}")
             servers.append(ServiceProcess(data_dir, env, "--workers", "2"))
 
-        yield servers, lines["site key"].strip(), lines["secret"].strip()
+        yield servers, sitekey, secret
     finally:
         for server in servers:
             server.stop()
@@ -128,11 +125,7 @@ def test_store_outage_fails_cleanly_and_recovers(tmp_path):
         "CHALLENGE_SERVICE_STORE_URL": redis_server.url,
         "CHALLENGE_SERVICE_SIGNING_KEYS": SHARED_KEY,
     }
-    added = cli(
-        "sites", "add", "--name", "Pool", "--hostname", "portal.example.fr", env=env
-    )
-    lines = dict(line.split(":", 1) for line in added.stdout.splitlines()[:2])
-    sitekey, secret = lines["site key"].strip(), lines["secret"].strip()
+    sitekey, secret = add_site(env=env, hostname="portal.example.fr")
     (tmp_path / "instance").mkdir()
     server = None
 

@@ -12,12 +12,12 @@ from challenge_service import create_app
 from challenge_service.cli import main
 from challenge_service.keys import KeyFile
 from challenge_service.keys import RETIRE_MARGIN
-from challenge_service.signing import InvalidSignature
 from challenge_service.signing import PASS_TOKEN
 from challenge_service.signing import Signer
 from challenge_service.sites import create_site
 from tests.conftest import Flow
 from tests.conftest import START
+from tests.servers import add_site
 from tests.servers import ServiceProcess
 
 #: Longest lifetime of a signed value with the default settings, in seconds.
@@ -136,7 +136,7 @@ def test_running_service_follows_rotation(tmp_path, monkeypatch):
     monkeypatch.delenv("CHALLENGE_SERVICE_SIGNING_KEYS", raising=False)
     key_file = KeyFile(tmp_path / "signing-keys.json")
     key_file.rotate(time.time())
-    site, _ = create_site_with_cli(tmp_path)
+    site, _ = add_site(tmp_path)
     server = ServiceProcess(
         tmp_path, {"CHALLENGE_SERVICE_SIGNING_KEYS": ""}, "--workers", "2"
     )
@@ -150,21 +150,6 @@ def test_running_service_follows_rotation(tmp_path, monkeypatch):
 
     for envelope in envelopes:
         assert Signer([new_key.secret]).load("challenge-envelope", envelope)
-
-
-def create_site_with_cli(data_dir):
-    result = _run(
-        "sites",
-        "add",
-        "--name",
-        "Pool",
-        "--hostname",
-        "localhost",
-        "--data-dir",
-        str(data_dir),
-    )
-    lines = dict(line.split(":", 1) for line in result.output.splitlines()[:2])
-    return lines["site key"].strip(), lines["secret"].strip()
 
 
 def _issue_envelope(server, sitekey: str) -> str:

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import solve_challenge
+from tests.servers import add_site
 from tests.servers import cli
 from tests.servers import ServiceProcess
 
@@ -20,24 +21,8 @@ KEY_ENV = {"CHALLENGE_SERVICE_SIGNING_KEYS": "server-test-key-0123456789abcdefgh
 RACERS = 50
 
 
-def _add_site(data_dir) -> tuple[str, str]:
-    """Create a localhost site with the CLI; return its site key and secret."""
-    added = cli(
-        "sites",
-        "add",
-        "--name",
-        "Pool",
-        "--hostname",
-        "localhost",
-        "--data-dir",
-        str(data_dir),
-    )
-    lines = dict(line.split(":", 1) for line in added.stdout.splitlines()[:2])
-    return lines["site key"].strip(), lines["secret"].strip()
-
-
 def _serve(data_dir, workers: int) -> ServiceProcess:
-    sitekey, secret = _add_site(data_dir)
+    sitekey, secret = add_site(data_dir)
     server = ServiceProcess(data_dir, KEY_ENV, "--workers", str(workers))
     server.sitekey = sitekey
     server.secret = secret

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import axe_playwright_python.sync_playwright as axe_playwright
-import pytest
 from playwright.sync_api import expect
 
 from .portal_steps import fill_with_keyboard
