@@ -391,3 +391,10 @@ def test_double_slash_path_is_not_redirected(client, path):
     assert response.status_code in (404, 405)
     assert "Location" not in response.headers
     assert response.is_json
+
+
+def test_wrong_method_error_is_readable_cross_origin(client):
+    response = client.get("/api/v1/challenges", headers={"Origin": ORIGIN})
+
+    assert response.status_code == 405
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN

@@ -32,10 +32,14 @@ bp = Blueprint("challenges", __name__, url_prefix="/api/v1/challenges")
 PREFLIGHT_MAX_AGE = 600
 
 
-@bp.after_request
+@bp.after_app_request
 def _allow_origin(response: Response) -> Response:
     # The body of an error must be readable by the widget too, so every
-    # response names the caller's origin; the site check happens in the views.
+    # response under this prefix names the caller's origin, including the 404
+    # and 405 raised before a view runs; the site check happens in the views.
+    if not request.path.startswith(bp.url_prefix):
+        return response
+
     origin = request.headers.get("Origin")
 
     if origin:
