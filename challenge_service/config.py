@@ -20,8 +20,9 @@ MAX_TTL = 3600
 #: Shortest signing key accepted, in characters.
 MIN_KEY_LENGTH = 32
 
-#: Fewest different characters in a signing key: 32 random hexadecimal digits
-#: almost always have more than 10, a repeated word or letter fewer.
+#: Minimum number of distinct characters in a signing key. 32 random
+#: hexadecimal digits almost always have more than 10; a repeated word or
+#: letter has fewer.
 MIN_DISTINCT_CHARACTERS = 10
 
 #: URL schemes of a Redis store.
@@ -62,7 +63,7 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 
 class ConfigError(Exception):
-    """Raised when a setting is missing or invalid; the message says what to set."""
+    """Raised when a setting is missing or invalid; the message names the fix."""
 
 
 def load_env(environ: os._Environ[str] | dict[str, str] | None = None) -> dict:

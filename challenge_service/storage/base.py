@@ -42,8 +42,8 @@ class Redemption(enum.Enum):
     DUPLICATE = "duplicate"
 
 
-#: Seconds a process reuses a site it read; a change made by another process
-#: (a rotated secret, new hostnames) is seen after at most this delay.
+#: Seconds a process reuses a site it read. A change made by another process,
+#: such as a rotated secret, is seen after at most this delay.
 SITE_CACHE_TTL = 5.0
 
 #: Sites kept per process; the cache is emptied when it is full.
