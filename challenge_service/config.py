@@ -8,6 +8,7 @@ This module is the only place that reads the environment.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,8 @@ _INT_BOUNDS = {
     "MAX_BODY_BYTES": (1024, 1024 * 1024),
 }
 
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -97,13 +100,14 @@ def _parse(name: str, raw: str, default: Any) -> Any:
         raise ConfigError(f"{env_name}={raw!r} is not a boolean; use 1 or 0.")
 
     if isinstance(default, int):
-        try:
-            return int(raw)
-        except ValueError:
+        # int() would also take "3_00" and non-ASCII digits.
+        if not _WHOLE_NUMBER.fullmatch(raw.strip()):
             raise ConfigError(
                 f"{env_name}={raw!r} is not a whole number of"
                 f" {'bytes' if 'BYTES' in name else 'seconds'}."
-            ) from None
+            )
+
+        return int(raw)
 
     if isinstance(default, list):
         return [part.strip() for part in raw.split(",") if part.strip()]

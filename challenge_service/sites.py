@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import secrets
 
@@ -15,7 +16,6 @@ SECRET_PREFIX = "secret_"
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
-_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
 
 def hash_secret(secret: str) -> str:
@@ -38,10 +38,23 @@ def normalize_hostname(hostname: str) -> str:
             " scheme, port or path, for example booking.example.fr."
         )
 
-    if not (_HOSTNAME.match(value) or _IPV4.match(value)):
-        raise ValueError(f"{hostname!r} is not a valid hostname.")
+    if _looks_like_ipv4(value):
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            raise ValueError(f"{hostname!r} is not a valid IPv4 address.") from None
+    elif not _HOSTNAME.match(value):
+        raise ValueError(
+            f"{hostname!r} is not a valid hostname; write an internationalized"
+            " name in its ASCII form (punycode), such as xn--crteil-cva.fr for"
+            " créteil.fr."
+        )
 
     return value
+
+
+def _looks_like_ipv4(value: str) -> bool:
+    return all(part.isdigit() for part in value.split("."))
 
 
 def create_site(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from challenge_service import DATABASE_NAME
@@ -163,3 +164,26 @@ def test_database_is_private(tmp_path):
     _add(tmp_path, "localhost")
 
     assert (tmp_path / DATABASE_NAME).stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    ("hostname", "message"),
+    [
+        ("999.999.999.999", "not a valid IPv4 address"),
+        ("créteil.fr", "xn--crteil-cva.fr"),
+    ],
+)
+def test_sites_add_rejects_bad_hostnames(tmp_path, hostname, message):
+    result = _run(
+        "sites",
+        "add",
+        "--name",
+        "Pool",
+        "--hostname",
+        hostname,
+        "--data-dir",
+        str(tmp_path),
+    )
+
+    assert result.exit_code == 2
+    assert message in result.output

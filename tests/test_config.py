@@ -95,3 +95,9 @@ def test_demo_mode_generates_shared_keys(tmp_path):
     }
     assert len(json.loads(key_file.read_text())) == 1
     assert key_file.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("raw", ["3_00", "٣٠٠", "300s", "1e3"])
+def test_load_env_rejects_odd_numbers(raw):
+    with pytest.raises(ConfigError, match="not a whole number of seconds"):
+        load_env({"CHALLENGE_SERVICE_TOKEN_TTL": raw})

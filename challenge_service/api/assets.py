@@ -35,8 +35,14 @@ def asset_root() -> Path:
 @bp.get(f"/widget/{WIDGET_VERSION}/<path:filename>")
 def widget_file(filename: str) -> Response:
     """Serve a file of the widget to any page that embeds it."""
+    # Python's table maps .ts to video or Qt types; the type declarations
+    # are text.
+    mimetype = "text/plain" if filename.endswith(".d.ts") else None
     response = send_from_directory(
-        asset_root() / "widgets" / "captcha", filename, max_age=WIDGET_MAX_AGE
+        asset_root() / "widgets" / "captcha",
+        filename,
+        max_age=WIDGET_MAX_AGE,
+        mimetype=mimetype,
     )
     # The widget loads its worker source with fetch() from the portal's page.
     response.headers["Access-Control-Allow-Origin"] = "*"
