@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,14 @@ from .keys import KEYS_FILE
 from .keys import KeyFile
 from .keys import KeyFileError
 from .keys import KeyFileSigner
+from .signing import InvalidSignature
+from .signing import KEY_PROBE
 from .signing import Signer
 from .errors import StoreUnavailable
 from .storage import open_store
 from .storage import Store
+
+logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "challenge-service.sqlite3"
 
@@ -60,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         clock=settings.get("CLOCK") or time.time,
     )
     app.extensions["challenge_service"] = service
+    _check_shared_keys(store, signer)
 
     # HTTP: error handlers, blueprints, headers.
     errors.init_app(app)
@@ -79,6 +85,34 @@ def _store(settings: dict[str, Any], data_dir: Path) -> Store:
             f"{error.message} Check CHALLENGE_SERVICE_DATA_DIR (a folder the"
             " service can write) or CHALLENGE_SERVICE_STORE_URL."
         ) from None
+
+
+def _check_shared_keys(store: Store, signer: Signer | KeyFileSigner) -> None:
+    """Refuse to start when the store is shared with instances using other keys.
+
+    The first instance stores a value signed with its newest key; every later
+    start must verify it, or it would reject the challenges and tokens that
+    the other instances sign. A verified value signed with an older key is
+    replaced, so that the check follows key rotations.
+    """
+    probe = signer.sign(KEY_PROBE, {"check": "signing-keys"})
+
+    try:
+        stored = store.claim_setting("signing-key-probe", probe)
+
+        if stored != probe:
+            signer.load(KEY_PROBE, stored)
+            store.replace_setting("signing-key-probe", probe)
+    except InvalidSignature:
+        raise config_module.ConfigError(
+            "The store is shared with instances that use other signing keys."
+            " Give every instance the same CHALLENGE_SERVICE_SIGNING_KEYS or the"
+            " same signing-keys.json."
+        ) from None
+    except StoreUnavailable:
+        # The store may come back later; requests then fail cleanly until it
+        # does, and the check runs again at the next start.
+        logger.warning("could not check the signing keys: the store is unavailable")
 
 
 def _signer(settings: dict[str, Any], data_dir: Path) -> Signer | KeyFileSigner:

@@ -19,8 +19,10 @@ from itsdangerous import URLSafeSerializer
 
 ENVELOPE = "challenge-envelope"
 PASS_TOKEN = "pass-token"
+#: A fixed value stored in the shared store, to check that instances share keys.
+KEY_PROBE = "key-probe"
 
-PURPOSES = (ENVELOPE, PASS_TOKEN)
+PURPOSES = (ENVELOPE, PASS_TOKEN, KEY_PROBE)
 
 #: Longest signed value that is even decoded; anything longer is rejected.
 MAX_SIGNED_LENGTH = 2048

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from challenge_service import create_app
 from challenge_service.cli import main
+from challenge_service.config import ConfigError
 from challenge_service.keys import KeyFile
 from challenge_service.keys import RETIRE_MARGIN
 from challenge_service.signing import PASS_TOKEN
@@ -161,3 +162,27 @@ def _issue_envelope(server, sitekey: str) -> str:
     )
     assert response.status_code == 201, response.text
     return response.json()["envelope"]
+
+
+FIRST_KEY = "first-shared-key-0123456789abcdefghij"
+SECOND_KEY = "second-shared-key-0123456789abcdefghi"
+
+
+def _start(data_dir, keys):
+    return create_app({"DATA_DIR": str(data_dir), "SIGNING_KEYS": keys})
+
+
+def test_instance_with_other_keys_refuses_to_start(tmp_path):
+    _start(tmp_path, [FIRST_KEY])
+
+    with pytest.raises(ConfigError, match="shared with instances that use other"):
+        _start(tmp_path, [SECOND_KEY])
+
+
+def test_shared_keys_check_follows_rotation(tmp_path):
+    _start(tmp_path, [FIRST_KEY])
+    _start(tmp_path, [FIRST_KEY, SECOND_KEY])
+
+    # The rotated instance re-signed the stored value with the newest key, so
+    # an instance that kept only that key starts too.
+    assert _start(tmp_path, [SECOND_KEY])

@@ -161,5 +161,11 @@ class Store(Protocol):
     def purge_expired(self, now: float) -> int:
         """Delete used-id and idempotency records past their expiry; return the count."""
 
+    def claim_setting(self, name: str, value: str) -> str:
+        """Store ``value`` under ``name`` unless a value is there; return the stored one."""
+
+    def replace_setting(self, name: str, value: str) -> None:
+        """Store ``value`` under ``name``, replacing any value."""
+
     def check(self) -> None:
         """Raise :class:`~challenge_service.errors.StoreUnavailable` if the store is down."""

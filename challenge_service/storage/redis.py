@@ -355,6 +355,21 @@ class RedisStore(CachedSiteLookups):
         """Return 0: Redis deletes used ids and idempotency records when they expire."""
         return 0
 
+    def claim_setting(self, name: str, value: str) -> str:
+        key = f"{self.prefix}setting:{name}"
+
+        def claim(connection: _Connection) -> str:
+            # SET NX GET stores the value only if the key is absent and returns
+            # the previous value, in one atomic command.
+            previous = connection.client.set(key, value, nx=True, get=True)
+            return value if previous is None else previous
+
+        return self._run(claim)
+
+    def replace_setting(self, name: str, value: str) -> None:
+        key = f"{self.prefix}setting:{name}"
+        self._run(lambda connection: connection.client.set(key, value))
+
     def check(self) -> None:
         self._run(lambda connection: connection.client.ping())
 

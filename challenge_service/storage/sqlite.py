@@ -59,6 +59,10 @@ CREATE TABLE IF NOT EXISTS used_ids (
     expires_at REAL NOT NULL,
     PRIMARY KEY (scope, id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS settings (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS idempotency (
     site_id INTEGER NOT NULL,
     token_id TEXT NOT NULL,
@@ -316,6 +320,25 @@ class SQLiteStore(CachedSiteLookups):
                     break
 
         return deleted
+
+    def claim_setting(self, name: str, value: str) -> str:
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT OR IGNORE INTO settings (name, value) VALUES (?, ?)",
+                (name, value),
+            )
+            row = connection.execute(
+                "SELECT value FROM settings WHERE name = ?", (name,)
+            ).fetchone()
+
+        return row[0]
+
+    def replace_setting(self, name: str, value: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
+                (name, value),
+            )
 
     def check(self) -> None:
         self._query("SELECT 1")

@@ -66,3 +66,17 @@ def test_sites_command_uses_redis(tmp_path, redis_server, monkeypatch):
 
     assert result.exit_code == 0
     assert store.site_by_sitekey(sitekey).name == "Rink"
+
+
+def test_instances_sharing_redis_need_same_keys(tmp_path, redis_server):
+    flush_redis(redis_server.url)
+    _app(tmp_path / "a", STORE_URL=redis_server.url)
+
+    with pytest.raises(ConfigError, match="other signing keys"):
+        create_app(
+            {
+                "DATA_DIR": str(tmp_path / "b"),
+                "SIGNING_KEYS": ["another-instance-key-0123456789abcdefg"],
+                "STORE_URL": redis_server.url,
+            }
+        )

@@ -89,6 +89,19 @@ class TestStoreContract:
 
         assert len(store.sites()) == 1
 
+    def test_claim_setting_keeps_first_value(self, store):
+        first = store.claim_setting("probe", "one")
+        second = store.claim_setting("probe", "two")
+
+        assert first == "one"
+        assert second == "one"
+
+    def test_replace_setting_overwrites(self, store):
+        store.claim_setting("probe", "one")
+        store.replace_setting("probe", "two")
+
+        assert store.claim_setting("probe", "three") == "two"
+
     def test_add_demo_site(self, store):
         site = store.add_site("Demo", "site_demo", "hash", ("localhost",), 1.5, True)
 
