@@ -24,6 +24,7 @@ points to a missing site. The scripts build site keys from ids that they read,
 so the store needs a single Redis server (replicas are fine) and does not run
 on Redis Cluster.
 
+The store needs Redis 7.0 or later, for ``SET`` with both ``NX`` and ``GET``.
 In production, run Redis with ``appendonly yes`` and ``appendfsync everysec``,
 so that acknowledged writes survive a restart. A crash of the whole machine can
 still lose about the last second of writes, because Redis then calls fsync once
