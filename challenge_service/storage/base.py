@@ -105,6 +105,40 @@ class CachedSiteLookups:
         return site
 
 
+class StoreBase(CachedSiteLookups):
+    """What the stores share beyond site lookups: spending a token."""
+
+    def redeem(
+        self,
+        site_id: int,
+        token_id: str,
+        expires_at: float,
+        idempotency_key: str | None,
+        response: str,
+    ) -> tuple[Redemption, str | None]:
+        """Spend a pass token in one atomic step; see :meth:`Store.redeem`."""
+        if idempotency_key is None:
+            spent = self.consume("token", token_id, expires_at)
+            return (Redemption.REDEEMED if spent else Redemption.DUPLICATE), None
+
+        return self._redeem_with_key(
+            site_id, token_id, expires_at, idempotency_key, response
+        )
+
+    def consume(self, scope: str, item_id: str, expires_at: float) -> bool:
+        raise NotImplementedError
+
+    def _redeem_with_key(
+        self,
+        site_id: int,
+        token_id: str,
+        expires_at: float,
+        idempotency_key: str,
+        response: str,
+    ) -> tuple[Redemption, str | None]:
+        raise NotImplementedError
+
+
 class Store(Protocol):
     """Storage used by the service; every method is safe across processes."""
 

@@ -50,7 +50,7 @@ from redis.commands.core import Script
 from redis.retry import Retry
 
 from ..errors import StoreUnavailable
-from .base import CachedSiteLookups
+from .base import StoreBase
 from .base import Redemption
 from .base import Site
 
@@ -148,7 +148,7 @@ class _Connection:
     redeem: Script
 
 
-class RedisStore(CachedSiteLookups):
+class RedisStore(StoreBase):
     """Store backed by one Redis server.
 
     ``socket_timeout`` is the maximum time in seconds to connect or to wait for
@@ -329,20 +329,14 @@ class RedisStore(CachedSiteLookups):
 
         return f"{self.prefix}used:{scope}:{item_id}"
 
-    def redeem(
+    def _redeem_with_key(
         self,
         site_id: int,
         token_id: str,
         expires_at: float,
-        idempotency_key: str | None,
+        idempotency_key: str,
         response: str,
     ) -> tuple[Redemption, str | None]:
-        if idempotency_key is None:
-            if self.consume("token", token_id, expires_at):
-                return Redemption.REDEEMED, None
-
-            return Redemption.DUPLICATE, None
-
         keys = [
             self._used_key("token", token_id),
             f"{self.prefix}idempotency:{site_id}:{token_id}",

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreUnavailable
-from .base import CachedSiteLookups
+from .base import StoreBase
 from .base import Redemption
 from .base import Site
 
@@ -87,7 +87,7 @@ _SITE_COLUMNS = (
 )
 
 
-class SQLiteStore(CachedSiteLookups):
+class SQLiteStore(StoreBase):
     """Store backed by one SQLite file."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -258,20 +258,14 @@ class SQLiteStore(CachedSiteLookups):
 
         return cursor.rowcount == 1
 
-    def redeem(
+    def _redeem_with_key(
         self,
         site_id: int,
         token_id: str,
         expires_at: float,
-        idempotency_key: str | None,
+        idempotency_key: str,
         response: str,
     ) -> tuple[Redemption, str | None]:
-        if idempotency_key is None:
-            if self.consume("token", token_id, expires_at):
-                return Redemption.REDEEMED, None
-
-            return Redemption.DUPLICATE, None
-
         with self._transaction() as connection:
             row = connection.execute(
                 "SELECT response FROM idempotency"
