@@ -90,10 +90,10 @@ def _store(settings: dict[str, Any], data_dir: Path) -> Store:
 def _check_shared_keys(store: Store, signer: Signer | KeyFileSigner) -> None:
     """Refuse to start when the store is shared with instances using other keys.
 
-    The first instance stores a value signed with its newest key; every later
-    start must verify it, or it would reject the challenges and tokens that
-    the other instances sign. A verified value signed with an older key is
-    replaced, so that the check follows key rotations.
+    The first instance stores a value signed with its newest key. Every later
+    start must verify it, because an instance that cannot would reject the
+    challenges and tokens that the others sign. A verified value signed with
+    an older key is replaced, so that the check follows key rotations.
     """
     probe = signer.sign(KEY_PROBE, {"check": "signing-keys"})
 

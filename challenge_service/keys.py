@@ -102,17 +102,17 @@ class KeyFile:
         """
         with self._locked():
             keys = self.load()
-            kept = [keys[-1]]
+            remaining = [keys[-1]]
 
             for key, successor in zip(keys[-2::-1], keys[::-1]):
                 retired_after = successor.created + max_lifetime + RETIRE_MARGIN
 
                 if not force and now < retired_after:
-                    kept.insert(0, key)
+                    remaining.insert(0, key)
 
-            self._save(kept)
+            self._save(remaining)
 
-        return [key for key in keys if key not in kept]
+        return [key for key in keys if key not in remaining]
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -129,7 +129,7 @@ class KeyFile:
 
     def _save(self, keys: list[SigningKey]) -> None:
         # Write a new file and rename it over the old one, so that a process
-        # reading at the same time sees either list, never half of one.
+        # reading at the same time reads either list, never half of one.
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 

@@ -34,9 +34,9 @@ PREFLIGHT_MAX_AGE = 600
 
 @bp.after_app_request
 def _allow_origin(response: Response) -> Response:
-    # The body of an error must be readable by the widget too, so every
-    # response under this prefix names the caller's origin, including the 404
-    # and 405 raised before a view runs; the site check happens in the views.
+    # The widget must be able to read error bodies too, so every response
+    # under this prefix names the caller's origin. That includes the 404 and
+    # 405 raised before a view runs. The views check the origin against the site.
     if not request.path.startswith(bp.url_prefix):
         return response
 

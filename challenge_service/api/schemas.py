@@ -1,7 +1,7 @@
 """Parsing of request bodies into checked values.
 
 Each helper raises :class:`~challenge_service.errors.InvalidRequest` with a
-message that names the field and says what is expected.
+message that names the field and states what is expected.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def read_body() -> bytes:
     """Return the request body, or raise 413 when it is over the size limit.
 
     Werkzeug stops reading a chunked body (one without Content-Length) at the
-    limit without saying so, which would let a truncated body pass as a
-    complete one; this reads one byte more to tell.
+    limit without an error, so a truncated body would pass as a complete one.
+    This function reads one byte more to tell the two apart.
     """
     if "request_body" in g:
         return g.request_body

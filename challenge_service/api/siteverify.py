@@ -29,7 +29,7 @@ from .schemas import read_body
 
 bp = Blueprint("siteverify", __name__, url_prefix="/api/v1")
 
-#: Longest value accepted for each field, in characters.
+#: Maximum length of each field, in characters.
 FIELD_LIMITS = {
     "secret": 128,
     "response": 2048,
@@ -121,8 +121,8 @@ def _fields() -> dict[str, str | None] | dict[str, Any]:
 
 
 def jsonify(body: dict[str, Any]) -> Response:
-    # Plain json.dumps: the siteverify answer needs no sorted keys or
-    # pretty printing, and this is a hot path.
+    # Plain json.dumps, because the siteverify response needs no sorted keys
+    # or pretty printing, and this is a hot path.
     text = json.dumps(body, separators=(",", ":"))
     return current_app.response_class(text, mimetype="application/json")
 

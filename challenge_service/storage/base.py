@@ -50,14 +50,14 @@ SITE_CACHE_TTL = 5.0
 SITE_CACHE_SIZE = 1024
 
 
-class CachedSiteLookups:
-    """Site lookups by site key and by secret hash, cached per process.
+class StoreBase:
+    """Base of the stores: cached site lookups and the keyless token redeem.
 
     Every challenge and every verify looks a site up, so each process keeps
     the sites it found for ``SITE_CACHE_TTL`` seconds. Only found sites are
     cached, so unknown keys sent by a client cannot fill the cache. A back end
     implements ``_find_site`` for the fields ``sitekey``, ``secret`` and
-    ``previous-secret``.
+    ``previous-secret``, ``consume`` and ``_redeem_with_key``.
     """
 
     def __init__(self) -> None:
@@ -87,11 +87,9 @@ class CachedSiteLookups:
         self._site_cache.clear()
 
     def site_by_sitekey(self, sitekey: str) -> Site | None:
-        """Return the site with this public key, or None."""
         return self._cached_site("sitekey", sitekey)
 
     def site_by_secret_hash(self, secret_hash: str, now: float) -> Site | None:
-        """Return the site whose current or still-valid previous secret has this hash."""
         site = self._cached_site("secret", secret_hash)
 
         if site is not None:
@@ -103,10 +101,6 @@ class CachedSiteLookups:
             return None
 
         return site
-
-
-class StoreBase(CachedSiteLookups):
-    """What the stores share beyond site lookups: spending a token."""
 
     def redeem(
         self,
