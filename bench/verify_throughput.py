@@ -6,20 +6,26 @@ store, signs a distinct pass token for every request, and loads
 endpoint in ``bench/baseline_app.py``. Both run with the same worker count,
 connections and duration, in one run, and the script prints their ratio.
 
+``bench/opening_minute.py`` imports the functions below to measure the same
+ratio beside its own load.
+
 Usage: python bench/verify_throughput.py [--seconds 10] [--workers 2] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import secrets
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import requests
@@ -42,7 +48,28 @@ RESULT = re.compile(r"RESULT (.*)")
 TOKEN_COUNT = 200_000
 
 
-def _start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Popen:
+@dataclasses.dataclass(frozen=True)
+class WrkSettings:
+    """Load of one wrk run: duration in seconds, connections and threads."""
+
+    seconds: int
+    connections: int = 16
+    threads: int = 2
+
+
+def require_wrk() -> None:
+    """Raise RuntimeError naming the package to install if wrk is missing."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError(
+            "wrk is not installed; install Debian's wrk package"
+            " (apt-get install wrk) to measure the verify throughput."
+        )
+
+
+def start_server(
+    command: list[str], port: int, env: dict[str, str]
+) -> subprocess.Popen:
+    """Start ``command`` and wait until it answers HTTP on ``port``."""
     process = subprocess.Popen(
         command,
         env={**os.environ, **env},
@@ -59,22 +86,61 @@ def _start(command: list[str], port: int, env: dict[str, str]) -> subprocess.Pop
         except requests.ConnectionError:
             time.sleep(0.1)
 
-    process.terminate()
+    stop_server(process)
     raise RuntimeError(f"server on port {port} did not start")
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_server(process: subprocess.Popen) -> None:
+    """Stop a server started by :func:`start_server`, killing it if it hangs."""
     process.terminate()
-    process.wait(timeout=15)
+
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
-def _wrk(url: str, tokens_file: Path, options, offset: int) -> dict:
+def baseline_command(port: int, workers: int) -> list[str]:
+    """Return the command that serves ``bench/baseline_app.py`` under gunicorn."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-w",
+        str(workers),
+        "-k",
+        "sync",
+        "-b",
+        f"127.0.0.1:{port}",
+        "bench.baseline_app:app",
+    ]
+
+
+def service_command(port: int, workers: int, data_dir: Path) -> list[str]:
+    """Return the ``challenge-service serve`` command for 127.0.0.1:``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "challenge_service",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--data-dir",
+        str(data_dir),
+    ]
+
+
+def run_wrk(url: str, tokens_file: Path, load: WrkSettings, offset: int) -> dict:
+    """Post one token per request to ``url`` with wrk; return its counts and rate."""
     output = subprocess.run(
         [
             "wrk",
-            f"-t{options.threads}",
-            f"-c{options.connections}",
-            f"-d{options.seconds}s",
+            f"-t{load.threads}",
+            f"-c{load.connections}",
+            f"-d{load.seconds}s",
             "--latency",
             "-s",
             str(ROOT / "bench" / "tokens.lua"),
@@ -83,12 +149,12 @@ def _wrk(url: str, tokens_file: Path, options, offset: int) -> dict:
         env={
             **os.environ,
             "TOKENS_FILE": str(tokens_file),
-            "WRK_THREADS": str(options.threads),
+            "WRK_THREADS": str(load.threads),
             "TOKEN_OFFSET": str(offset),
         },
         capture_output=True,
         text=True,
-        timeout=options.seconds + 60,
+        timeout=load.seconds + 60,
         check=True,
     ).stdout
     fields = dict(item.split("=") for item in RESULT.search(output).group(1).split())
@@ -97,12 +163,94 @@ def _wrk(url: str, tokens_file: Path, options, offset: int) -> dict:
     return result
 
 
-def _write_tokens(path: Path, secret: str, tokens) -> None:
+def write_tokens(path: Path, secret: str, tokens: Iterable[str]) -> None:
+    """Write the file that ``bench/tokens.lua`` reads: the secret, then tokens."""
     with path.open("w") as handle:
         handle.write(secret + "\n")
 
         for token in tokens:
             handle.write(token + "\n")
+
+
+def sign_pass_tokens(
+    signer: Signer, sitekey: str, count: int, lifetime: int = 3600
+) -> Iterable[str]:
+    """Yield ``count`` distinct pass tokens for ``sitekey``, signed as the service does."""
+    now = int(time.time())
+
+    for _ in range(count):
+        yield signer.sign(
+            PASS_TOKEN,
+            {
+                "jti": secrets.token_urlsafe(12),
+                "site": sitekey,
+                "action": "book",
+                "host": "localhost",
+                "level": 0,
+                "kinds": ["pow"],
+                "iat": now,
+                "exp": now + lifetime,
+            },
+        )
+
+
+def write_baseline_tokens(path: Path, count: int) -> None:
+    """Write ``count`` distinct tokens signed for the reference endpoint."""
+    write_tokens(
+        path,
+        "unused",
+        (baseline_sign(secrets.token_urlsafe(90).encode()) for _ in range(count)),
+    )
+
+
+def measure_baseline(
+    workers: int, tokens_file: Path, load: WrkSettings, offset: int
+) -> dict:
+    """Serve the reference endpoint with ``workers`` sync workers and load it."""
+    port = free_port()
+    baseline = start_server(baseline_command(port, workers), port, {})
+
+    try:
+        return run_wrk(f"http://127.0.0.1:{port}/verify", tokens_file, load, offset)
+    finally:
+        stop_server(baseline)
+
+
+def measure_service(
+    workers: int,
+    data_dir: Path,
+    env: dict[str, str],
+    tokens_file: Path,
+    load: WrkSettings,
+    offset: int,
+) -> dict:
+    """Serve the service with ``env`` and ``workers`` sync workers and load verify."""
+    port = free_port()
+    service = start_server(service_command(port, workers, data_dir), port, env)
+
+    try:
+        return run_wrk(
+            f"http://127.0.0.1:{port}/api/v1/siteverify", tokens_file, load, offset
+        )
+    finally:
+        stop_server(service)
+
+
+def format_table(rows: list[tuple[str, int, dict]]) -> str:
+    """Return the rows ``(endpoint, round index, wrk result)`` as a Markdown table."""
+    lines = [
+        "| round | endpoint | req/s | p50 ms | p99 ms | failed answers | socket errors |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    for name, round_index, result in rows:
+        lines.append(
+            f"| {round_index + 1} | {name} | {result['rps']:.0f} |"
+            f" {result['p50_us'] / 1000:.2f} | {result['p99_us'] / 1000:.2f} |"
+            f" {result['failures']} | {result['errors']} |"
+        )
+
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -113,40 +261,22 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
+    require_wrk()
+    load = WrkSettings(options.seconds, options.connections, options.threads)
     work = Path(tempfile.mkdtemp(prefix="bench-verify-"))
 
     # A site and one distinct token per request, signed as the service does.
     store = SQLiteStore(work / DATABASE_NAME)
     site, secret = create_site(store, "Bench", ["localhost"], time.time())
-    signer = Signer([SIGNING_KEY])
-    now = int(time.time())
     service_tokens = work / "service-tokens.txt"
-    _write_tokens(
+    write_tokens(
         service_tokens,
         secret,
-        (
-            signer.sign(
-                PASS_TOKEN,
-                {
-                    "jti": secrets.token_urlsafe(12),
-                    "site": site.sitekey,
-                    "action": "book",
-                    "host": "localhost",
-                    "level": 0,
-                    "kinds": ["pow"],
-                    "iat": now,
-                    "exp": now + 3600,
-                },
-            )
-            for _ in range(TOKEN_COUNT)
-        ),
+        sign_pass_tokens(Signer([SIGNING_KEY]), site.sitekey, TOKEN_COUNT),
     )
     baseline_tokens = work / "baseline-tokens.txt"
-    _write_tokens(
-        baseline_tokens,
-        "unused",
-        (baseline_sign(secrets.token_urlsafe(90).encode()) for _ in range(TOKEN_COUNT)),
-    )
+    write_baseline_tokens(baseline_tokens, TOKEN_COUNT)
+    env = {"CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY}
     rows = []
 
     # Alternate the reference and the service so that load from other
@@ -154,84 +284,24 @@ def main() -> None:
     # servers and unused tokens.
     for round_index in range(options.rounds):
         offset = round_index * (TOKEN_COUNT // options.rounds)
-        port = free_port()
-        baseline = _start(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-w",
-                str(options.workers),
-                "-k",
-                "sync",
-                "-b",
-                f"127.0.0.1:{port}",
-                "bench.baseline_app:app",
-            ],
-            port,
-            {},
-        )
-        try:
-            rows.append(
-                (
-                    "baseline",
-                    round_index,
-                    _wrk(
-                        f"http://127.0.0.1:{port}/verify",
-                        baseline_tokens,
-                        options,
-                        offset,
-                    ),
-                )
+        rows.append(
+            (
+                "baseline",
+                round_index,
+                measure_baseline(options.workers, baseline_tokens, load, offset),
             )
-        finally:
-            _stop(baseline)
-
-        port = free_port()
-        service = _start(
-            [
-                sys.executable,
-                "-m",
-                "challenge_service",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                str(options.workers),
-                "--data-dir",
-                str(work),
-            ],
-            port,
-            {"CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY},
         )
-        try:
-            rows.append(
-                (
-                    "verify",
-                    round_index,
-                    _wrk(
-                        f"http://127.0.0.1:{port}/api/v1/siteverify",
-                        service_tokens,
-                        options,
-                        offset,
-                    ),
-                )
+        rows.append(
+            (
+                "verify",
+                round_index,
+                measure_service(
+                    options.workers, work, env, service_tokens, load, offset
+                ),
             )
-        finally:
-            _stop(service)
-
-    print(
-        "| round | endpoint | req/s | p50 ms | p99 ms | failed answers | socket errors |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-
-    for name, round_index, result in rows:
-        print(
-            f"| {round_index + 1} | {name} | {result['rps']:.0f} |"
-            f" {result['p50_us'] / 1000:.2f} | {result['p99_us'] / 1000:.2f} |"
-            f" {result['failures']} | {result['errors']} |"
         )
 
+    print(format_table(rows))
     ratios = [
         verify["rps"] / baseline["rps"]
         for (_, _, baseline), (_, _, verify) in zip(rows[::2], rows[1::2])
