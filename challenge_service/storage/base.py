@@ -1,7 +1,8 @@
 """The store interface that every back end implements.
 
 The store records what must not happen twice (answered challenges, verified
-pass tokens, idempotent verify answers) and the sites. Challenge content is
+pass tokens, idempotent verify answers), the sites, and what the risk policy
+needs: sliding-window counters, quotas and audit events. Challenge content is
 derived from signed envelopes, so it is never stored.
 """
 
@@ -9,6 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import json
+import math
+import re
 import time
 from typing import Protocol
 
@@ -49,15 +53,208 @@ SITE_CACHE_TTL = 5.0
 #: Sites kept per process; the cache is emptied when it is full.
 SITE_CACHE_SIZE = 1024
 
+#: Buckets per counter window. A count includes every event of the window and
+#: may include events up to one bucket width (``window / 10``) older.
+COUNTER_BUCKETS = 10
+
+#: Longest window of a counter or quota, in seconds (366 days).
+MAX_WINDOW = 366 * 86400
+
+#: Largest ``amount`` that one ``hit`` may add.
+MAX_HIT_AMOUNT = 1_000_000
+
+#: Largest quota ``limit``. It bounds the entries stored per quota.
+MAX_QUOTA_LIMIT = 10_000
+
+#: Longest counter or quota key and quota entry, in characters.
+MAX_KEY_LENGTH = 128
+
+#: Largest audit event, in bytes of its compact JSON form.
+MAX_EVENT_BYTES = 1024
+
+#: Most events that one ``events`` call may return.
+MAX_EVENTS_LIMIT = 10_000
+
+#: Counter and quota names: short codes such as ``net`` or ``subject``. The
+#: Redis store puts them in key names, so they cannot contain ``:``.
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+#: Field that ``events`` adds to every audit event, so events cannot set it.
+EVENT_TIME_FIELD = "time"
+
+
+@dataclasses.dataclass(frozen=True)
+class CounterSpan:
+    """Buckets of a counter that a count at one instant reads, in Unix milliseconds."""
+
+    #: Width of one bucket: ``window / COUNTER_BUCKETS``.
+    bucket_ms: int
+    #: Index of the bucket that holds ``now``: ``now_ms // bucket_ms``.
+    current: int
+    #: Oldest bucket counted, the one holding ``now - window``. Older buckets
+    #: are stale: reads ignore them and writes and purges delete them.
+    first: int
+    #: When the current bucket stops being counted, in Unix milliseconds.
+    expires_ms: int
+
+
+def counter_span(window: int, now: float) -> CounterSpan:
+    """Return the buckets of a ``window``-second counter read at ``now``.
+
+    Every quantity is in whole milliseconds, so that both stores put an
+    event in the same bucket and agree on the window's edges.
+    """
+    now_ms = math.floor(now * 1000)
+    window_ms = window * 1000
+    bucket_ms = window_ms // COUNTER_BUCKETS
+    current = now_ms // bucket_ms
+    return CounterSpan(
+        bucket_ms=bucket_ms,
+        current=current,
+        first=(now_ms - window_ms) // bucket_ms,
+        expires_ms=(current + 1) * bucket_ms + window_ms,
+    )
+
+
+def first_kept_bucket(window: int, now: float, cutoff: float | None) -> int:
+    """Return the oldest bucket of a counter that a purge at ``now`` keeps.
+
+    A purge deletes the buckets past the window and, when ``cutoff`` is
+    given, the buckets that ended at or before ``cutoff``.
+    """
+    span = counter_span(window, now)
+
+    if cutoff is None:
+        return span.first
+
+    # Bucket i ends at (i + 1) * bucket_ms, which is after the cutoff exactly
+    # when i >= cutoff_ms // bucket_ms.
+    return max(span.first, math.floor(cutoff * 1000) // span.bucket_ms)
+
+
+def validate_time(value: float, parameter: str) -> None:
+    """Raise ValueError unless ``value`` is a finite number of seconds."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+    ):
+        raise ValueError(
+            f"{parameter}={value!r} is not a finite number of seconds; pass a"
+            " Unix time or a duration as an int or float."
+        )
+
+
+def _validate_int(value: int, parameter: str, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"{parameter}={value!r} is not an int; pass a whole number from"
+            f" {low} to {high}."
+        )
+
+    if not low <= value <= high:
+        raise ValueError(
+            f"{parameter}={value} is out of range; pass a whole number from"
+            f" {low} to {high}."
+        )
+
+
+def _validate_name(name: str) -> None:
+    if not isinstance(name, str) or _NAME_PATTERN.fullmatch(name) is None:
+        raise ValueError(
+            f"name={name!r} is invalid; use 1 to 32 letters, digits, '_', '-'"
+            " or '.', such as 'net'."
+        )
+
+
+def _validate_opaque(value: str, parameter: str) -> None:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_KEY_LENGTH:
+        raise ValueError(
+            f"{parameter} must be a string of 1 to {MAX_KEY_LENGTH} characters;"
+            " pass a hash or an id, not the raw value."
+        )
+
+
+def encode_event(event: dict) -> tuple[str, int | None]:
+    """Return an audit event as compact JSON, and its site id.
+
+    Raise ValueError naming the field at fault unless ``event`` is a flat dict
+    with string keys and str, int, float, bool, None or list-of-str values, and
+    its JSON is at most ``MAX_EVENT_BYTES`` bytes.
+    """
+    if not isinstance(event, dict):
+        raise ValueError(
+            f"event is a {type(event).__name__}; pass a dict of fields."
+        )
+
+    for field, value in event.items():
+        if not isinstance(field, str):
+            raise ValueError(f"event field name {field!r} is not a string.")
+
+        if field == EVENT_TIME_FIELD:
+            raise ValueError(
+                f"event field {field!r} is reserved: the store sets it from"
+                " ``now``; remove it from the event."
+            )
+
+        if not _is_flat_value(value):
+            raise ValueError(
+                f"event field {field!r} is a {type(value).__name__}; use a str,"
+                " int, float, None or a list of str."
+            )
+
+    site_id = event.get("site_id")
+
+    if site_id is not None and (
+        isinstance(site_id, bool) or not isinstance(site_id, int)
+    ):
+        raise ValueError(
+            f"event field 'site_id' is {site_id!r}; use a site's int id or None."
+        )
+
+    try:
+        text = json.dumps(event, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        raise ValueError(
+            "event has a NaN or infinite float; store a finite number or None."
+        ) from None
+
+    size = len(text.encode())
+
+    if size > MAX_EVENT_BYTES:
+        raise ValueError(
+            f"event is {size} bytes as JSON, over the limit of {MAX_EVENT_BYTES};"
+            " store ids or hashes instead of long values."
+        )
+
+    return text, site_id
+
+
+def _is_flat_value(value: object) -> bool:
+    if value is None or isinstance(value, (str, int, float)):
+        return True
+
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def decode_event(time_value: float, text: str) -> dict:
+    """Return a stored audit event with its ``time`` field added."""
+    event = json.loads(text)
+    event[EVENT_TIME_FIELD] = time_value
+    return event
+
 
 class StoreBase:
-    """Base of the stores: cached site lookups and the keyless token redeem.
+    """Base of the stores: cached site lookups, the keyless token redeem, and
+    the argument checks of counters, quotas, audit events and purges.
 
     Every challenge and every verify looks a site up, so each process keeps
     the sites it found for ``SITE_CACHE_TTL`` seconds. Only found sites are
     cached, so unknown keys sent by a client cannot fill the cache. A back end
     implements ``_find_site`` for the fields ``sitekey``, ``secret`` and
-    ``previous-secret``, ``consume`` and ``_redeem_with_key``.
+    ``previous-secret``, ``consume``, ``_redeem_with_key``, and the
+    underscored steps that the public methods below call with checked
+    arguments.
     """
 
     def __init__(self) -> None:
@@ -132,6 +329,134 @@ class StoreBase:
     ) -> tuple[Redemption, str | None]:
         raise NotImplementedError
 
+    def hit(self, name: str, key: str, window: int, now: float, amount: int = 1) -> int:
+        """Add events to a counter and count it; see :meth:`Store.hit`."""
+        _validate_counter(name, key, window, now)
+        _validate_int(amount, "amount", 1, MAX_HIT_AMOUNT)
+        return self._hit(name, key, window, counter_span(window, now), amount)
+
+    def count(self, name: str, key: str, window: int, now: float) -> int:
+        """Count a counter's events; see :meth:`Store.count`."""
+        _validate_counter(name, key, window, now)
+        return self._count(name, key, window, counter_span(window, now))
+
+    def take_quota(
+        self, name: str, key: str, entry: str, limit: int, window: int, now: float
+    ) -> tuple[bool, float | None]:
+        """Take a quota slot if one is free; see :meth:`Store.take_quota`."""
+        _validate_name(name)
+        _validate_opaque(key, "key")
+        _validate_opaque(entry, "entry")
+        _validate_int(limit, "limit", 1, MAX_QUOTA_LIMIT)
+        _validate_int(window, "window", 1, MAX_WINDOW)
+        validate_time(now, "now")
+        return self._take_quota(name, key, entry, limit, now, now + window)
+
+    def release_quota(self, name: str, key: str, entry: str) -> None:
+        """Free an entry's quota slot; see :meth:`Store.release_quota`."""
+        _validate_name(name)
+        _validate_opaque(key, "key")
+        _validate_opaque(entry, "entry")
+        self._release_quota(name, key, entry)
+
+    def record_event(self, event: dict, now: float) -> None:
+        """Append an audit event; see :meth:`Store.record_event`."""
+        validate_time(now, "now")
+        text, site_id = encode_event(event)
+        self._record_event(now, site_id, text)
+
+    def events(
+        self, since: float, until: float, limit: int, site_id: int | None = None
+    ) -> list[dict]:
+        """Read audit events, oldest first; see :meth:`Store.events`."""
+        validate_time(since, "since")
+        validate_time(until, "until")
+        _validate_int(limit, "limit", 1, MAX_EVENTS_LIMIT)
+
+        if site_id is not None and (
+            isinstance(site_id, bool) or not isinstance(site_id, int)
+        ):
+            raise ValueError(f"site_id={site_id!r} is not an int; pass a site id or None.")
+
+        return self._events(since, until, limit, site_id)
+
+    def purge_expired(self, now: float) -> int:
+        """Delete records past their expiry; see :meth:`Store.purge_expired`."""
+        validate_time(now, "now")
+        return (
+            self._purge_used(now)
+            + self._purge_counters(now, None)
+            + self._purge_quotas(now)
+        )
+
+    def purge(
+        self, now: float, audit_retention: float, rate_retention: float
+    ) -> dict[str, int]:
+        """Delete expired and old records; see :meth:`Store.purge`."""
+        validate_time(now, "now")
+
+        for parameter, value in (
+            ("audit_retention", audit_retention),
+            ("rate_retention", rate_retention),
+        ):
+            validate_time(value, parameter)
+
+            if value < 0:
+                raise ValueError(
+                    f"{parameter}={value!r} is negative; pass the seconds to keep"
+                    " records, 0 or more."
+                )
+
+        return {
+            "used": self._purge_used(now),
+            "counters": self._purge_counters(now, now - rate_retention),
+            "quotas": self._purge_quotas(now),
+            "events": self._purge_events(now - audit_retention),
+        }
+
+    def _hit(
+        self, name: str, key: str, window: int, span: CounterSpan, amount: int
+    ) -> int:
+        raise NotImplementedError
+
+    def _count(self, name: str, key: str, window: int, span: CounterSpan) -> int:
+        raise NotImplementedError
+
+    def _take_quota(
+        self, name: str, key: str, entry: str, limit: int, now: float, expires_at: float
+    ) -> tuple[bool, float | None]:
+        raise NotImplementedError
+
+    def _release_quota(self, name: str, key: str, entry: str) -> None:
+        raise NotImplementedError
+
+    def _record_event(self, now: float, site_id: int | None, text: str) -> None:
+        raise NotImplementedError
+
+    def _events(
+        self, since: float, until: float, limit: int, site_id: int | None
+    ) -> list[dict]:
+        raise NotImplementedError
+
+    def _purge_used(self, now: float) -> int:
+        raise NotImplementedError
+
+    def _purge_counters(self, now: float, cutoff: float | None) -> int:
+        raise NotImplementedError
+
+    def _purge_quotas(self, now: float) -> int:
+        raise NotImplementedError
+
+    def _purge_events(self, cutoff: float) -> int:
+        raise NotImplementedError
+
+
+def _validate_counter(name: str, key: str, window: int, now: float) -> None:
+    _validate_name(name)
+    _validate_opaque(key, "key")
+    _validate_int(window, "window", 1, MAX_WINDOW)
+    validate_time(now, "now")
+
 
 class Store(Protocol):
     """Storage used by the service; every method is safe across processes."""
@@ -186,8 +511,112 @@ class Store(Protocol):
         Without a key, ``response`` is not stored and may be empty.
         """
 
+    def hit(self, name: str, key: str, window: int, now: float, amount: int = 1) -> int:
+        """Add ``amount`` events at ``now`` to a counter; return its count.
+
+        The count is the number of events of the counter in the last
+        ``window`` seconds, including these, as :meth:`count` returns it. The
+        add and the count are one atomic step, so concurrent callers on any
+        process or instance each see their own events and every earlier one.
+
+        A counter is identified by ``name``, ``key`` and ``window``: the same
+        name and key with another window is another counter. ``name`` is a
+        short code (letters, digits, ``_``, ``-``, ``.``), ``key`` an opaque
+        string of up to 128 characters, ``window`` whole seconds from 1 to 366
+        days, ``amount`` from 1 to 1,000,000, and ``now`` Unix seconds. Bad
+        arguments raise ValueError. Once its newest bucket leaves the window, a
+        counter's data is ignored by reads, deleted by Redis on its own or by a
+        purge of the SQLite store.
+        """
+
+    def count(self, name: str, key: str, window: int, now: float) -> int:
+        """Return the number of events of a counter in the last ``window`` seconds.
+
+        The window is split into 10 buckets of ``window / 10`` seconds, and
+        events are counted per bucket, with times truncated to milliseconds.
+        The count includes every event from ``now - window`` to ``now``, both
+        included, and may include events up to ``window / 10`` seconds older,
+        which share the oldest bucket. So an event is counted from its time
+        for at least ``window`` seconds and for less than ``window * 1.1``
+        seconds. Events timed after ``now`` (another
+        instance's clock running ahead) are counted too. It never writes.
+        """
+
+    def take_quota(
+        self, name: str, key: str, entry: str, limit: int, window: int, now: float
+    ) -> tuple[bool, float | None]:
+        """Record ``entry`` in a quota's log if it has fewer than ``limit`` entries.
+
+        The log of ``name`` and ``key`` is exact: an entry taken at time ``t``
+        with a window of ``window`` seconds holds a slot while
+        ``now < t + window``. If fewer than ``limit`` entries hold a slot,
+        ``entry`` is recorded at ``now`` and the result is ``(True, None)``.
+        Otherwise nothing is recorded and the result is ``(False, frees_at)``,
+        where ``frees_at`` is the Unix time at which a slot frees: when the
+        oldest entry leaves, or a later one if the log holds more than
+        ``limit`` entries because the limit was lowered. An entry that already
+        holds a slot keeps it and its time, and taking it again returns
+        ``(True, None)``.
+
+        The check and the write are one atomic step, so of concurrent callers
+        on any process or instance that race for the last slot exactly one
+        gets it. ``entry`` is an opaque id of up to 128 characters, ``limit``
+        is from 1 to 10,000, and ``window`` whole seconds from 1 to 366 days.
+        Bad arguments raise ValueError.
+        """
+
+    def release_quota(self, name: str, key: str, entry: str) -> None:
+        """Remove ``entry`` from a quota's log, freeing its slot at once.
+
+        Nothing happens if the entry is not in the log.
+        """
+
+    def record_event(self, event: dict, now: float) -> None:
+        """Append an audit event that happened at ``now`` (Unix seconds).
+
+        ``event`` is a flat dict with string keys and str, int, float, bool,
+        None or list-of-str values, at most 1,024 bytes as compact JSON. An int
+        ``site_id`` field lets :meth:`events` filter by site. The field
+        ``time`` is reserved for the store. Anything else raises ValueError
+        naming the field.
+        """
+
+    def events(
+        self, since: float, until: float, limit: int, site_id: int | None = None
+    ) -> list[dict]:
+        """Return at most ``limit`` audit events timed from ``since`` to ``until``.
+
+        Both ends are included. The events come oldest first, events of the
+        same time in the order they were recorded, each as recorded plus a
+        ``time`` field. With ``site_id`` only that site's events are returned.
+        ``limit`` is from 1 to 10,000.
+        """
+
     def purge_expired(self, now: float) -> int:
-        """Delete used-id and idempotency records past their expiry; return the count."""
+        """Delete records past their expiry at ``now``; return the count.
+
+        These are used ids, idempotency records, counter buckets that no count
+        at ``now`` or later reads, and quota entries that no longer hold a
+        slot. Audit events are deleted by :meth:`purge` only.
+        """
+
+    def purge(
+        self, now: float, audit_retention: float, rate_retention: float
+    ) -> dict[str, int]:
+        """Delete expired and old records; return the count of each kind.
+
+        It deletes what :meth:`purge_expired` deletes, audit events timed at or
+        before ``now - audit_retention``, and counter buckets that ended at or
+        before ``now - rate_retention``. A counter whose window is longer than
+        ``rate_retention`` therefore counts only about ``rate_retention``
+        seconds after a purge. Quota entries are deleted only when they leave
+        their window, so that quotas stay exact. The keys of the result are
+        ``used`` (used ids and idempotency records), ``counters`` (buckets),
+        ``quotas`` (entries) and ``events``. The Redis store deletes expired
+        keys by itself, and its counts include only what the purge removed.
+        Each step runs in batches, so a purge never blocks other callers for
+        long, and records written during a purge may be left for the next one.
+        """
 
     def claim_setting(self, name: str, value: str) -> str:
         """Store ``value`` under ``name`` unless a value is there; return the stored one."""

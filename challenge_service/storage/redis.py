@@ -15,6 +15,18 @@ Every key starts with ``prefix`` (``challenge-service:`` by default):
 ``sitekey:<site key>``, ``secret:<hash>``, ``previous-secret:<hash>``
     Indexes from a site key, a current secret hash and a previous secret hash to
     the site id. The previous secret's expiry is checked on read.
+``rate:<name>:<window>:<key>``
+    Hash from bucket index to count of one sliding-window counter (see
+    ``counter_span`` in ``base.py``). Each add deletes the stale buckets, and
+    the key expires when its newest bucket leaves the window.
+``quota:<name>:<key>``
+    Sorted set of a quota's entries, scored by the Unix time at which each one
+    frees its slot. Each take deletes the entries past their window, and the
+    key expires with its last entry.
+``events:last-id``, ``events:data``, ``events:time``, ``events:site:<site id>``
+    Audit events: a counter of event ids, a hash from id to the event's JSON, and
+    sorted sets of the ids scored by time, of all events and of each site's.
+    Only a purge deletes them.
 
 Single use costs one round trip and never reads before it writes: ``consume``
 is one ``SET NX PXAT``, and ``redeem`` with an idempotency key is one Lua
@@ -22,9 +34,11 @@ script, which Redis runs without interleaving other commands. ``add_site`` and
 ``rotate_secret`` are Lua scripts too, so a crash never leaves an index that
 points to a missing site. The scripts build site keys from ids that they read,
 so the store needs a single Redis server (replicas are fine) and does not run
-on Redis Cluster.
+on Redis Cluster. Counters, quotas and audit events are written by Lua scripts
+too, each one step that no other client can interleave with.
 
-The store needs Redis 7.0 or later, for ``SET`` with both ``NX`` and ``GET``.
+The store needs Redis 7.0 or later, for ``SET`` with both ``NX`` and ``GET``
+and for ``PEXPIRETIME``.
 In production, run Redis with ``appendonly yes`` and ``appendfsync everysec``,
 so that acknowledged writes survive a restart. A crash of the whole machine can
 still lose about the last second of writes, because Redis then calls fsync once
@@ -41,7 +55,9 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Callable
+from collections.abc import Iterator
 from typing import TypeVar
 
 import redis
@@ -50,14 +66,25 @@ from redis.commands.core import Script
 from redis.retry import Retry
 
 from ..errors import StoreUnavailable
-from .base import StoreBase
+from .base import CounterSpan
+from .base import decode_event
+from .base import first_kept_bucket
 from .base import Redemption
 from .base import Site
+from .base import StoreBase
 
 logger = logging.getLogger(__name__)
 
 #: Seconds a pooled connection may stay idle before its next use sends a PING first.
 HEALTH_CHECK_INTERVAL = 30
+
+#: Keys or events that one purge script handles, so that no script blocks
+#: the server for long. It stays below the 8,000 values that Lua's ``unpack``
+#: accepts.
+PURGE_BATCH = 1000
+
+#: Event ids that one ``HMGET`` of ``_READ_EVENTS`` reads, below ``unpack``'s limit.
+_READ_CHUNK = 1000
 
 T = TypeVar("T")
 
@@ -136,6 +163,179 @@ redis.call("PEXPIREAT", KEYS[2], ARGV[3])
 return {"redeemed"}
 """
 
+# Sets a key's expiry to a Unix time in ms unless it already expires later. A
+# key without an expiry gets one: PEXPIRETIME returns -1 for it.
+_EXPIRE_NO_SOONER = """
+local function expire_no_sooner(key, at)
+    if redis.call("PEXPIRETIME", key) < tonumber(at) then
+        redis.call("PEXPIREAT", key, at)
+    end
+end
+"""
+
+# KEYS: the counter's hash.
+# ARGV: the current bucket, the oldest bucket counted, the amount to add, the
+# current bucket's expiry in Unix ms.
+# Returns the count after the add.
+_HIT = _EXPIRE_NO_SOONER + """
+redis.call("HINCRBY", KEYS[1], ARGV[1], ARGV[3])
+
+local first = tonumber(ARGV[2])
+local fields = redis.call("HGETALL", KEYS[1])
+local total = 0
+local stale = {}
+
+for i = 1, #fields, 2 do
+    if tonumber(fields[i]) < first then
+        stale[#stale + 1] = fields[i]
+    else
+        total = total + tonumber(fields[i + 1])
+    end
+end
+
+if #stale > 0 then
+    redis.call("HDEL", KEYS[1], unpack(stale))
+end
+
+expire_no_sooner(KEYS[1], ARGV[4])
+return total
+"""
+
+# KEYS: the quota's sorted set.
+# ARGV: now, the new entry's expiry, the limit, the entry, the new entry's
+# expiry in Unix ms. The times are strings, because Lua would format numbers
+# with 14 significant digits only.
+# Returns {1} when the entry holds a slot, or {0, frees_at}.
+_TAKE_QUOTA = _EXPIRE_NO_SOONER + """
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", ARGV[1])
+
+if redis.call("ZSCORE", KEYS[1], ARGV[4]) then
+    return {1}
+end
+
+local taken = redis.call("ZCARD", KEYS[1])
+local limit = tonumber(ARGV[3])
+
+if taken < limit then
+    redis.call("ZADD", KEYS[1], ARGV[2], ARGV[4])
+    expire_no_sooner(KEYS[1], ARGV[5])
+    return {1}
+end
+
+-- A slot frees when the (taken - limit + 1)-th earliest expiry passes.
+local frees = redis.call("ZRANGE", KEYS[1], taken - limit, taken - limit, "WITHSCORES")
+return {0, frees[2]}
+"""
+
+# KEYS: the event id counter, the event hash, the time index, and the site's
+# time index for an event with a site id.
+# ARGV: the time in Unix seconds, the event's JSON.
+# Ids are zero-padded so that events of the same time sort by id.
+_RECORD_EVENT = """
+local id = string.format("%016d", redis.call("INCR", KEYS[1]))
+redis.call("HSET", KEYS[2], id, ARGV[2])
+redis.call("ZADD", KEYS[3], ARGV[1], id)
+
+if KEYS[4] then
+    redis.call("ZADD", KEYS[4], ARGV[1], id)
+end
+"""
+
+# KEYS: a time index (of all events or of one site's), the event hash.
+# ARGV: since, until, the maximum number of events, the HMGET chunk size.
+# Returns the time and the JSON of each event, flattened.
+_READ_EVENTS = """
+local found = redis.call(
+    "ZRANGE", KEYS[1], ARGV[1], ARGV[2], "BYSCORE", "LIMIT", 0, ARGV[3], "WITHSCORES"
+)
+local chunk = tonumber(ARGV[4])
+local result = {}
+
+for start = 1, #found, 2 * chunk do
+    local ids = {}
+
+    for i = start, math.min(#found, start + 2 * chunk - 1), 2 do
+        ids[#ids + 1] = found[i]
+    end
+
+    local bodies = redis.call("HMGET", KEYS[2], unpack(ids))
+
+    for i = 1, #ids do
+        if bodies[i] then
+            result[#result + 1] = found[start + 2 * (i - 1) + 1]
+            result[#result + 1] = bodies[i]
+        end
+    end
+end
+
+return result
+"""
+
+# KEYS: the time index, the event hash.
+# ARGV: the cutoff time, the batch size, the key prefix of the site indexes.
+# Deletes up to a batch of the oldest events timed at or before the cutoff,
+# from the hash and every index. Returns how many it deleted.
+_PURGE_EVENTS = """
+local ids = redis.call("ZRANGE", KEYS[1], "-inf", ARGV[1], "BYSCORE", "LIMIT", 0, ARGV[2])
+
+if #ids == 0 then
+    return 0
+end
+
+local bodies = redis.call("HMGET", KEYS[2], unpack(ids))
+
+for i = 1, #ids do
+    if bodies[i] then
+        local site_id = cjson.decode(bodies[i]).site_id
+
+        if type(site_id) == "number" then
+            redis.call("ZREM", ARGV[3] .. string.format("%d", site_id), ids[i])
+        end
+    end
+end
+
+redis.call("HDEL", KEYS[2], unpack(ids))
+redis.call("ZREM", KEYS[1], unpack(ids))
+return #ids
+"""
+
+# KEYS: counter hashes.
+# ARGV: for each key, the oldest bucket to keep.
+# Returns the number of buckets deleted.
+_TRIM_COUNTERS = """
+local deleted = 0
+
+for k = 1, #KEYS do
+    local keep = tonumber(ARGV[k])
+    local stale = {}
+
+    for _, bucket in ipairs(redis.call("HKEYS", KEYS[k])) do
+        if tonumber(bucket) < keep then
+            stale[#stale + 1] = bucket
+        end
+    end
+
+    if #stale > 0 then
+        deleted = deleted + redis.call("HDEL", KEYS[k], unpack(stale))
+    end
+end
+
+return deleted
+"""
+
+# KEYS: quota sorted sets.
+# ARGV: now.
+# Returns the number of entries deleted.
+_TRIM_QUOTAS = """
+local deleted = 0
+
+for k = 1, #KEYS do
+    deleted = deleted + redis.call("ZREMRANGEBYSCORE", KEYS[k], "-inf", ARGV[1])
+end
+
+return deleted
+"""
+
 
 @dataclasses.dataclass(frozen=True)
 class _Connection:
@@ -146,6 +346,13 @@ class _Connection:
     add_site: Script
     rotate_secret: Script
     redeem: Script
+    hit: Script
+    take_quota: Script
+    record_event: Script
+    read_events: Script
+    purge_events: Script
+    trim_counters: Script
+    trim_quotas: Script
 
 
 class RedisStore(StoreBase):
@@ -188,6 +395,13 @@ class RedisStore(StoreBase):
             add_site=client.register_script(_ADD_SITE),
             rotate_secret=client.register_script(_ROTATE_SECRET),
             redeem=client.register_script(_REDEEM),
+            hit=client.register_script(_HIT),
+            take_quota=client.register_script(_TAKE_QUOTA),
+            record_event=client.register_script(_RECORD_EVENT),
+            read_events=client.register_script(_READ_EVENTS),
+            purge_events=client.register_script(_PURGE_EVENTS),
+            trim_counters=client.register_script(_TRIM_COUNTERS),
+            trim_quotas=client.register_script(_TRIM_QUOTAS),
         )
 
     def _connection(self) -> _Connection:
@@ -346,9 +560,156 @@ class RedisStore(StoreBase):
         outcome = Redemption(result[0])
         return outcome, result[1] if outcome is Redemption.REPLAYED else None
 
-    def purge_expired(self, now: float) -> int:
-        """Return 0: Redis deletes used ids and idempotency records when they expire."""
+    def _purge_used(self, now: float) -> int:
+        # Redis deletes used ids and idempotency records when they expire.
         return 0
+
+    def _counter_key(self, name: str, window: int, key: str) -> str:
+        # The name has no colon and the key comes last, so keys never collide.
+        return f"{self.prefix}rate:{name}:{window}:{key}"
+
+    def _quota_key(self, name: str, key: str) -> str:
+        return f"{self.prefix}quota:{name}:{key}"
+
+    def _hit(
+        self, name: str, key: str, window: int, span: CounterSpan, amount: int
+    ) -> int:
+        keys = [self._counter_key(name, window, key)]
+        arguments = [span.current, span.first, amount, span.expires_ms]
+        return self._run(lambda connection: connection.hit(keys, arguments))
+
+    def _count(self, name: str, key: str, window: int, span: CounterSpan) -> int:
+        counter_key = self._counter_key(name, window, key)
+        buckets = self._run(lambda connection: connection.client.hgetall(counter_key))
+        return sum(
+            int(count)
+            for bucket, count in buckets.items()
+            if int(bucket) >= span.first
+        )
+
+    def _take_quota(
+        self, name: str, key: str, entry: str, limit: int, now: float, expires_at: float
+    ) -> tuple[bool, float | None]:
+        keys = [self._quota_key(name, key)]
+        arguments = [
+            repr(float(now)),
+            repr(float(expires_at)),
+            limit,
+            entry,
+            _unix_milliseconds(expires_at),
+        ]
+        result = self._run(lambda connection: connection.take_quota(keys, arguments))
+
+        if result[0] == 1:
+            return True, None
+
+        return False, float(result[1])
+
+    def _release_quota(self, name: str, key: str, entry: str) -> None:
+        quota_key = self._quota_key(name, key)
+        self._run(lambda connection: connection.client.zrem(quota_key, entry))
+
+    # Audit events live in sorted sets scored by time rather than in a stream.
+    # XADD rejects an id below the stream's last one, but events arrive out of
+    # time order from several instances and from callers that pass ``now``.
+    # A sorted set also gives each site an index that holds only ids, so the
+    # JSON is stored once.
+    def _record_event(self, now: float, site_id: int | None, text: str) -> None:
+        keys = [
+            self.prefix + "events:last-id",
+            self.prefix + "events:data",
+            self.prefix + "events:time",
+        ]
+
+        if site_id is not None:
+            keys.append(f"{self.prefix}events:site:{site_id}")
+
+        arguments = [repr(float(now)), text]
+        self._run(lambda connection: connection.record_event(keys, arguments))
+
+    def _events(
+        self, since: float, until: float, limit: int, site_id: int | None
+    ) -> list[dict]:
+        if site_id is None:
+            index = self.prefix + "events:time"
+        else:
+            index = f"{self.prefix}events:site:{site_id}"
+
+        keys = [index, self.prefix + "events:data"]
+        arguments = [repr(float(since)), repr(float(until)), limit, _READ_CHUNK]
+        found = self._run(lambda connection: connection.read_events(keys, arguments))
+        return [
+            decode_event(float(found[i]), found[i + 1]) for i in range(0, len(found), 2)
+        ]
+
+    def _purge_events(self, cutoff: float) -> int:
+        keys = [self.prefix + "events:time", self.prefix + "events:data"]
+        arguments = [repr(float(cutoff)), PURGE_BATCH, self.prefix + "events:site:"]
+
+        def purge(connection: _Connection) -> int:
+            deleted = 0
+
+            while True:
+                batch = connection.purge_events(keys, arguments)
+                deleted += batch
+
+                if batch < PURGE_BATCH:
+                    return deleted
+
+        return self._run(purge)
+
+    def _purge_counters(self, now: float, cutoff: float | None) -> int:
+        # Expired keys are gone already, but a purge with a cutoff, or with a
+        # ``now`` ahead of the server's clock, trims live ones too.
+        rate_prefix = self.prefix + "rate:"
+
+        def purge(connection: _Connection) -> int:
+            deleted = 0
+
+            for keys in self._scan_batches(connection, rate_prefix):
+                kept_keys = []
+                first_kept = []
+
+                for key in keys:
+                    window = _counter_window(key[len(rate_prefix) :])
+
+                    if window is not None:
+                        kept_keys.append(key)
+                        first_kept.append(first_kept_bucket(window, now, cutoff))
+
+                if kept_keys:
+                    deleted += connection.trim_counters(kept_keys, first_kept)
+
+            return deleted
+
+        return self._run(purge)
+
+    def _purge_quotas(self, now: float) -> int:
+        def purge(connection: _Connection) -> int:
+            deleted = 0
+
+            for keys in self._scan_batches(connection, self.prefix + "quota:"):
+                deleted += connection.trim_quotas(keys, [repr(float(now))])
+
+            return deleted
+
+        return self._run(purge)
+
+    def _scan_batches(self, connection: _Connection, key_prefix: str) -> Iterator[list[str]]:
+        # SCAN may return a key twice, which the trimming scripts allow.
+        batch: list[str] = []
+
+        for key in connection.client.scan_iter(
+            match=_glob_escape(key_prefix) + "*", count=PURGE_BATCH
+        ):
+            batch.append(key)
+
+            if len(batch) == PURGE_BATCH:
+                yield batch
+                batch = []
+
+        if batch:
+            yield batch
 
     def claim_setting(self, name: str, value: str) -> str:
         key = f"{self.prefix}setting:{name}"
@@ -367,6 +728,21 @@ class RedisStore(StoreBase):
 
     def check(self) -> None:
         self._run(lambda connection: connection.client.ping())
+
+
+def _counter_window(rest: str) -> int | None:
+    """Return the window of a counter key without its ``rate:`` prefix, or None."""
+    parts = rest.split(":", 2)
+
+    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) < 1:
+        return None
+
+    return int(parts[1])
+
+
+def _glob_escape(text: str) -> str:
+    """Escape the characters that SCAN's MATCH pattern treats as special."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 def _unix_milliseconds(timestamp: float) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -25,9 +26,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreUnavailable
-from .base import StoreBase
+from .base import COUNTER_BUCKETS
+from .base import CounterSpan
+from .base import decode_event
 from .base import Redemption
 from .base import Site
+from .base import StoreBase
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +76,37 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (site_id, token_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
+-- One row per bucket of a sliding-window counter; see counter_span in base.py.
+-- expires_ms is when the bucket stops being counted, in Unix milliseconds.
+CREATE TABLE IF NOT EXISTS counter_buckets (
+    name TEXT NOT NULL,
+    window_seconds INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    bucket INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (name, window_seconds, key, bucket)
+) WITHOUT ROWID;
+-- One row per quota entry that holds a slot until expires_at (Unix seconds).
+CREATE TABLE IF NOT EXISTS quota_entries (
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (name, key, entry)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS quota_entries_expiry
+    ON quota_entries (name, key, expires_at);
+-- The rowid orders events of the same time by insertion, and both indexes
+-- contain it, so they serve ORDER BY time, id.
+CREATE TABLE IF NOT EXISTS audit_events (
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    site_id INTEGER,
+    event TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (time);
+CREATE INDEX IF NOT EXISTS audit_events_site ON audit_events (site_id, time);
 """
 
 #: Column of each field that sites are looked up by.
@@ -293,27 +328,168 @@ class SQLiteStore(StoreBase):
 
         return Redemption.REDEEMED, None
 
-    def purge_expired(self, now: float) -> int:
+    def _hit(
+        self, name: str, key: str, window: int, span: CounterSpan, amount: int
+    ) -> int:
+        counter = (name, window, key)
+
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO counter_buckets (name, window_seconds, key, bucket,"
+                " count, expires_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT"
+                " DO UPDATE SET count = count + excluded.count",
+                (*counter, span.current, amount, span.expires_ms),
+            )
+            # Deleting the stale buckets here keeps a busy counter at 11 rows
+            # or fewer between purges.
+            connection.execute(
+                "DELETE FROM counter_buckets WHERE name = ? AND window_seconds = ?"
+                " AND key = ? AND bucket < ?",
+                (*counter, span.first),
+            )
+            row = connection.execute(
+                "SELECT SUM(count) FROM counter_buckets WHERE name = ?"
+                " AND window_seconds = ? AND key = ?",
+                counter,
+            ).fetchone()
+
+        return row[0]
+
+    def _count(self, name: str, key: str, window: int, span: CounterSpan) -> int:
+        rows = self._query(
+            "SELECT COALESCE(SUM(count), 0) FROM counter_buckets WHERE name = ?"
+            " AND window_seconds = ? AND key = ? AND bucket >= ?",
+            (name, window, key, span.first),
+        )
+        return rows[0][0]
+
+    def _take_quota(
+        self, name: str, key: str, entry: str, limit: int, now: float, expires_at: float
+    ) -> tuple[bool, float | None]:
+        with self._transaction() as connection:
+            connection.execute(
+                "DELETE FROM quota_entries WHERE name = ? AND key = ?"
+                " AND expires_at <= ?",
+                (name, key, now),
+            )
+            held = connection.execute(
+                "SELECT 1 FROM quota_entries WHERE name = ? AND key = ? AND entry = ?",
+                (name, key, entry),
+            ).fetchone()
+
+            if held is not None:
+                return True, None
+
+            (taken,) = connection.execute(
+                "SELECT COUNT(*) FROM quota_entries WHERE name = ? AND key = ?",
+                (name, key),
+            ).fetchone()
+
+            if taken < limit:
+                connection.execute(
+                    "INSERT INTO quota_entries (name, key, entry, expires_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (name, key, entry, expires_at),
+                )
+                return True, None
+
+            # A slot frees when the log drops to limit - 1 entries, that is
+            # when the (taken - limit + 1)-th earliest expiry passes.
+            (frees_at,) = connection.execute(
+                "SELECT expires_at FROM quota_entries WHERE name = ? AND key = ?"
+                " ORDER BY expires_at LIMIT 1 OFFSET ?",
+                (name, key, taken - limit),
+            ).fetchone()
+
+        return False, frees_at
+
+    def _release_quota(self, name: str, key: str, entry: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "DELETE FROM quota_entries WHERE name = ? AND key = ? AND entry = ?",
+                (name, key, entry),
+            )
+
+    def _record_event(self, now: float, site_id: int | None, text: str) -> None:
+        with self._transaction() as connection:
+            connection.execute(
+                "INSERT INTO audit_events (time, site_id, event) VALUES (?, ?, ?)",
+                (now, site_id, text),
+            )
+
+    def _events(
+        self, since: float, until: float, limit: int, site_id: int | None
+    ) -> list[dict]:
+        if site_id is None:
+            rows = self._query(
+                "SELECT time, event FROM audit_events WHERE time >= ?"
+                " AND time <= ? ORDER BY time, id LIMIT ?",
+                (since, until, limit),
+            )
+        else:
+            rows = self._query(
+                "SELECT time, event FROM audit_events WHERE site_id = ?"
+                " AND time >= ? AND time <= ? ORDER BY time, id LIMIT ?",
+                (site_id, since, until, limit),
+            )
+
+        return [decode_event(timestamp, text) for timestamp, text in rows]
+
+    def _delete_in_batches(
+        self, table: str, key: str, condition: str, parameters: tuple
+    ) -> int:
+        # Each batch is its own transaction, so writers wait for one batch at
+        # most. ``key`` is the table's primary key columns.
         deleted = 0
 
-        for table, key in (
-            ("used_ids", "scope, id"),
-            ("idempotency", "site_id, token_id, key"),
-        ):
-            while True:
-                with self._transaction() as connection:
-                    cursor = connection.execute(
-                        f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key}"
-                        f" FROM {table} WHERE expires_at <= ? LIMIT ?)",
-                        (now, PURGE_BATCH),
-                    )
+        while True:
+            with self._transaction() as connection:
+                cursor = connection.execute(
+                    f"DELETE FROM {table} WHERE ({key}) IN (SELECT {key}"
+                    f" FROM {table} WHERE {condition} LIMIT ?)",
+                    (*parameters, PURGE_BATCH),
+                )
 
-                deleted += cursor.rowcount
+            deleted += cursor.rowcount
 
-                if cursor.rowcount < PURGE_BATCH:
-                    break
+            if cursor.rowcount < PURGE_BATCH:
+                return deleted
 
+    def _purge_used(self, now: float) -> int:
+        deleted = self._delete_in_batches(
+            "used_ids", "scope, id", "expires_at <= ?", (now,)
+        )
+        deleted += self._delete_in_batches(
+            "idempotency", "site_id, token_id, key", "expires_at <= ?", (now,)
+        )
         return deleted
+
+    def _purge_counters(self, now: float, cutoff: float | None) -> int:
+        # expires_ms <= now_ms holds exactly for the buckets before
+        # counter_span(window, now).first, and a bucket i ends at
+        # (i + 1) * bucket_ms.
+        key = "name, window_seconds, key, bucket"
+        now_ms = math.floor(now * 1000)
+
+        if cutoff is None:
+            return self._delete_in_batches(
+                "counter_buckets", key, "expires_ms <= ?", (now_ms,)
+            )
+
+        return self._delete_in_batches(
+            "counter_buckets",
+            key,
+            "expires_ms <= ? OR (bucket + 1) * (window_seconds * 1000 / ?) <= ?",
+            (now_ms, COUNTER_BUCKETS, math.floor(cutoff * 1000)),
+        )
+
+    def _purge_quotas(self, now: float) -> int:
+        return self._delete_in_batches(
+            "quota_entries", "name, key, entry", "expires_at <= ?", (now,)
+        )
+
+    def _purge_events(self, cutoff: float) -> int:
+        return self._delete_in_batches("audit_events", "id", "time <= ?", (cutoff,))
 
     def claim_setting(self, name: str, value: str) -> str:
         with self._transaction() as connection:
