@@ -11,12 +11,15 @@ from collections.abc import Callable
 from collections.abc import Iterable
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from . import errors
 from . import logs
 from .api import register_blueprints
 from .service import ChallengeService
+from .signals import load_hash_key
+from .signals import Visitors
 from .service import Settings
 from .keys import KEYS_FILE
 from .keys import KeyFile
@@ -60,9 +63,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         store=store,
         signer=signer,
         settings=Settings(
-            challenge_ttl=settings["CHALLENGE_TTL"], token_ttl=settings["TOKEN_TTL"]
+            challenge_ttl=settings["CHALLENGE_TTL"],
+            token_ttl=settings["TOKEN_TTL"],
+            ticket_ttl=settings["RISK_TICKET_TTL"],
+            epoch_seconds=settings["EPOCH_SECONDS"],
         ),
         clock=settings.get("CLOCK") or time.time,
+        visitors=Visitors(store, load_hash_key(store)),
     )
     app.extensions["challenge_service"] = service
     _check_shared_keys(store, signer)
@@ -74,6 +81,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.url_map.merge_slashes = False
     register_blueprints(app)
     app.wsgi_app = _SecurityHeaders(app.wsgi_app)
+
+    if settings["PROXY_HOPS"]:
+        # The risk signals count visitors by network, so behind a load
+        # balancer the address must come from the header it sets.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["PROXY_HOPS"])
+
     return app
 
 

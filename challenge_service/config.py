@@ -49,6 +49,13 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_GRACE": 86400,
     # Largest request body accepted, in bytes.
     "MAX_BODY_BYTES": 16384,
+    # Seconds a risk ticket can be used after the portal requested it.
+    "RISK_TICKET_TTL": 300,
+    # Seconds of one epoch; each epoch selects other challenge variants.
+    "EPOCH_SECONDS": 86400,
+    # Reverse proxies in front of the service whose X-Forwarded-For is
+    # trusted; 0 takes the address of the connection itself.
+    "PROXY_HOPS": 0,
 }
 
 #: Bounds of the integer settings, checked at start.
@@ -57,6 +64,9 @@ _INT_BOUNDS = {
     "TOKEN_TTL": (MIN_TTL, MAX_TTL),
     "SECRET_GRACE": (0, 30 * 86400),
     "MAX_BODY_BYTES": (1024, 1024 * 1024),
+    "RISK_TICKET_TTL": (MIN_TTL, MAX_TTL),
+    "EPOCH_SECONDS": (60, 30 * 86400),
+    "PROXY_HOPS": (0, 5),
 }
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 from flask import jsonify
@@ -35,11 +36,14 @@ class ServiceError(Exception):
         message: str,
         field: str | None = None,
         retry_after: int | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
         self.retry_after = retry_after
+        #: Further fields of the error body, such as ``attempts_left``.
+        self.extra = extra or {}
 
 
 class InvalidRequest(ServiceError):
@@ -102,6 +106,26 @@ class WrongAnswer(ServiceError):
     code = "wrong-answer"
 
 
+class TooEarly(ServiceError):
+    """Raised when a timed challenge is answered before its time has passed."""
+
+    status = 422
+    code = "too-early"
+
+
+class InvalidRiskTicket(ServiceError):
+    """Raised when a risk ticket is forged, expired or for another site or action."""
+
+    code = "invalid-risk-ticket"
+
+
+class RateLimited(ServiceError):
+    """Raised when a network or site sends more requests than the service accepts."""
+
+    status = 429
+    code = "rate-limited"
+
+
 class StoreUnavailable(ServiceError):
     """Raised when the store cannot be reached; the client should retry later."""
 
@@ -137,9 +161,11 @@ def error_response(
     message: str,
     field: str | None = None,
     retry_after: int | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     """Build the JSON error response shared by every endpoint."""
     body = {"status": status, "error": code, "message": message, "field": field}
+    body.update(extra or {})
     response = jsonify(body)
     response.status_code = status
 
@@ -157,7 +183,12 @@ def _handle_service_error(error: ServiceError) -> Response:
         logger.info("rejected %s on %r: %s", error.code, request.path, error.field)
 
     return error_response(
-        error.status, error.code, error.message, error.field, error.retry_after
+        error.status,
+        error.code,
+        error.message,
+        error.field,
+        error.retry_after,
+        error.extra,
     )
 
 

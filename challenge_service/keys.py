@@ -189,3 +189,7 @@ class KeyFileSigner:
     def load(self, purpose: str, signed: str) -> dict:
         """Verify with any key of the file."""
         return self._current().load(purpose, signed)
+
+    def derive(self, label: str, key: str | None = None) -> tuple[str, bytes]:
+        """Derive a secret with the newest key of the file, or the key ``key``."""
+        return self._current().derive(label, key)

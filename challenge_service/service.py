@@ -10,6 +10,7 @@ import dataclasses
 import hmac
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -17,11 +18,20 @@ from collections.abc import Callable
 from typing import Any
 
 from . import challenges
+from .challenges import Context
+from .challenges.epochs import Rotation
 from .errors import AlreadyAnswered
 from .errors import ChallengeExpired
 from .errors import InvalidEnvelope
+from .errors import InvalidRequest
+from .errors import RateLimited
+from .errors import TooEarly
 from .errors import UnknownChallenge
 from .errors import WrongAnswer
+from .policy import decide
+from .policy import Step
+from .policies import Policies
+from .signals import Visitors
 from .signing import ENVELOPE
 from .signing import InvalidSignature
 from .signing import PASS_TOKEN
@@ -30,6 +40,7 @@ from .sites import hash_secret
 from .storage import Redemption
 from .storage import Site
 from .storage import Store
+from .tickets import RiskTickets
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +49,20 @@ CHALLENGE_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 #: Seconds a used id is kept past its expiry, so that a clock step on the
 #: server never lets an id be reused while its signed value still verifies.
 USED_ID_MARGIN = 60
+
+#: Hash rate, in SHA-256 per second, above which a proof of work counts as
+#: solved faster than a browser can. The widget's solver measured 4.7 M/s in
+#: one Web Worker of headless Chromium on a 2-vCPU server; a fast desktop with
+#: every core at work stays several times below this.
+PLAUSIBLE_HASH_RATE = 40e6
+
+#: Milliseconds below which an answer to a challenge that a person reads
+#: counts as faster than reading.
+MIN_READING_MS = 1500
+
+#: Wrong answers accepted per challenge of a kind that limits attempts; after
+#: the last one, the visitor gets a challenge of another kind.
+MAX_ATTEMPTS = 3
 
 
 def isoformat(timestamp: float) -> str:
@@ -51,10 +76,18 @@ class Settings:
 
     challenge_ttl: int
     token_ttl: int
+    ticket_ttl: int = 300
+    epoch_seconds: int = 86400
 
 
 class ChallengeService:
-    """Issue challenges, check answers, sign and redeem pass tokens."""
+    """Issue challenges, check answers, sign and redeem pass tokens.
+
+    A challenge request is decided by the risk policy into a plan of one or
+    more steps. Each step is one challenge with its own id and envelope; the
+    answer to a step returns the next step, and the answer to the last step
+    returns the pass token, which records every kind that was solved.
+    """
 
     def __init__(
         self,
@@ -62,50 +95,136 @@ class ChallengeService:
         signer: Signer,
         settings: Settings,
         clock: Callable[[], float],
+        visitors: Visitors,
     ) -> None:
         self.store = store
         self.signer = signer
         self.settings = settings
         self.clock = clock
+        self.visitors = visitors
+        self.policies = Policies(store)
+        self.tickets = RiskTickets(signer, visitors, settings.ticket_ttl)
+        self.rotation = Rotation(signer.derive, settings.epoch_seconds)
 
-    def issue(self, site: Site, action: str, hostname: str, lang: str) -> dict:
-        """Build a new challenge for ``site`` and return the widget's view of it."""
+    # Issue.
+
+    def issue(
+        self,
+        site: Site,
+        action: str,
+        hostname: str,
+        lang: str,
+        address: str,
+        ticket: str | None = None,
+    ) -> dict:
+        """Decide the level for a visitor and return the first step's challenge."""
         clock_now = self.clock()
+        policy = self.policies.get(site)
+
+        if ticket is None:
+            risk, subject, quota_subject = policy.default_risk, None, None
+        else:
+            read = self.tickets.read(ticket, site, action, clock_now)
+            risk, subject, quota_subject = read.risk, read.subject, read.quota_subject
+
+        network = self.visitors.network(address, clock_now)
+        signals = self.visitors.observe(
+            site.id, network, subject, policy.window_seconds, clock_now
+        )
+
+        if policy.network_limit and signals.network_rate > policy.network_limit:
+            self._audit("challenge", site, action, clock_now, outcome="rate-limited",
+                        network=network, subject=subject)
+            raise RateLimited(
+                "This network requested more challenges than the site allows;"
+                " wait before requesting another.",
+                retry_after=max(1, policy.window_seconds // 10),
+            )
+
+        if site.default_level > policy.floor:
+            policy = dataclasses.replace(
+                policy, floor=min(site.default_level, policy.max_level)
+            )
+
+        decision = decide(risk, signals, policy)
+        flow = {
+            "site": site.sitekey,
+            "action": action,
+            "host": hostname,
+            "lang": lang,
+            "level": decision.level,
+            "steps": [step.to_list() for step in decision.steps],
+            "reasons": list(decision.reasons),
+            "q": quota_subject,
+        }
+        self._audit(
+            "challenge", site, action, clock_now, outcome="issued",
+            level=decision.level, reasons=list(decision.reasons), network=network,
+            subject=subject, score=decision.score,
+        )
+        return self._start_step(flow, 0, [], clock_now)
+
+    def _start_step(
+        self,
+        flow: dict[str, Any],
+        index: int,
+        done: list[str],
+        clock_now: float,
+        step: Step | None = None,
+    ) -> dict[str, Any]:
+        if step is None:
+            kind_name, options = flow["steps"][index]
+            step = Step(kind_name, options)
+
+        kind, options = _available(step)
         now = int(clock_now)
-        level = site.default_level
-        challenge = challenges.get("pow").build(level)
+        selection = self.rotation.select(kind.name, len(kind.variants), clock_now)
         challenge_id = secrets.token_urlsafe(16)
+        key_id, secret = self.signer.derive(f"challenge:{challenge_id}")
+        context = Context(
+            challenge_id=challenge_id,
+            level=flow["level"],
+            lang=flow["lang"],
+            variant=selection.variant,
+            style=selection.style,
+            secret=secret,
+            issued_at=clock_now,
+            now=clock_now,
+        )
+        params = kind.build(context, **options)
         expires_at = now + self.settings.challenge_ttl
         envelope = self.signer.sign(
             ENVELOPE,
             {
+                **flow,
                 "id": challenge_id,
-                # The random site key, not the row id, so that a value signed
-                # for one store's site never passes for another store's site.
-                "site": site.sitekey,
-                "action": action,
-                "host": hostname,
-                "lang": lang,
-                "level": level,
-                "challenge": challenge,
+                "step": index,
+                "done": done,
+                "challenge": params,
+                "k": key_id,
+                "v": selection.variant,
+                "style": selection.style,
+                "t": int(clock_now * 1000),
                 "iat": now,
                 "exp": expires_at,
             },
         )
         logger.debug(
-            "issued challenge site=%s action=%s level=%s kind=%s",
-            site.id,
-            action,
-            level,
-            challenge["kind"],
+            "issued challenge level=%s kind=%s step=%s",
+            flow["level"],
+            kind.name,
+            index,
         )
+        public = kind.describe(params, context) if hasattr(kind, "describe") else params
         return {
             "challenge_id": challenge_id,
-            "level": level,
+            "level": flow["level"],
+            "step": index + 1,
+            "steps": len(flow["steps"]),
             "expires_at": isoformat(expires_at),
             "expires_in": _seconds_left(expires_at, clock_now),
             "envelope": envelope,
-            "challenge": challenge,
+            "challenge": public,
         }
 
     def open_envelope(self, challenge_id: str, envelope: str) -> dict[str, Any]:
@@ -135,64 +254,226 @@ class ChallengeService:
 
         return state
 
+    def context(self, state: dict[str, Any], clock_now: float) -> Context:
+        """Rebuild the context a challenge was built with, at ``clock_now``."""
+        try:
+            _, secret = self.signer.derive(f"challenge:{state['id']}", state["k"])
+        except InvalidSignature:
+            raise InvalidEnvelope(
+                "The key of this challenge was retired; request a new challenge.",
+                field="envelope",
+            ) from None
+
+        return Context(
+            challenge_id=state["id"],
+            level=state["level"],
+            lang=state["lang"],
+            variant=state["v"],
+            style=state["style"],
+            secret=secret,
+            issued_at=state["t"] / 1000,
+            now=clock_now,
+        )
+
+    # Answer.
+
     def answer(
-        self, site: Site, state: dict[str, Any], raw_answer: Any
+        self,
+        site: Site,
+        state: dict[str, Any],
+        raw_answer: Any,
+        address: str,
+        report: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Check an answer; on success spend the challenge and return a pass token."""
-        # 1. The envelope's site and expiry.
+        """Check an answer; return the next step, or the pass token after the last."""
+        clock_now = self._check_open(site, state)
+        kind = challenges.get(state["challenge"]["kind"])
+        answer = kind.parse_answer(raw_answer)
+        context = self.context(state, clock_now)
+        params = state["challenge"]
+        network = self.visitors.network(address, clock_now)
+        window = self.policies.get(site).window_seconds
+        elapsed_ms = (clock_now - context.issued_at) * 1000
+        required_ms = kind.required_ms(params) if hasattr(kind, "required_ms") else 0
+
+        # 1. Timed challenges: only the server's clock counts.
+        if elapsed_ms < required_ms:
+            self.visitors.note("fast-answer", network, window, clock_now)
+            wait = math.ceil((required_ms - elapsed_ms) / 1000)
+            raise TooEarly(
+                f"This challenge can be answered {wait} s from now, not before.",
+                field="answer",
+                retry_after=wait,
+                extra={"retry_after_ms": math.ceil(required_ms - elapsed_ms)},
+            )
+
+        # 2. The answer; a wrong answer leaves the challenge open.
+        verdict = kind.check(params, answer, context)
+        self._note_speed(kind, params, elapsed_ms, report, network, window, clock_now)
+
+        if not verdict.correct:
+            logger.info("wrong answer site=%s reason=%s", site.id, verdict.reason)
+            self.visitors.note("wrong-answers", network, window, clock_now)
+            raise self._wrong_answer(state, kind, clock_now)
+
+        # 3. Single use: only the first correct answer moves on.
+        self._spend(state, network, window, clock_now)
+        done = [*state["done"], kind.name]
+        flow = _flow_of(state)
+
+        if state["step"] + 1 < len(state["steps"]):
+            return {"result": "next", **self._start_step(flow, state["step"] + 1, done, clock_now)}
+
+        self._audit(
+            "answer", site, state["action"], clock_now, outcome="passed",
+            level=state["level"], reasons=state["reasons"], network=network,
+            solve_ms=int(elapsed_ms),
+        )
+        return {"result": "pass", **self._pass_token(state, done, clock_now)}
+
+    def replace(
+        self,
+        site: Site,
+        state: dict[str, Any],
+        choice: dict[str, Any],
+        address: str,
+    ) -> dict[str, Any]:
+        """Swap the current step for one of its alternatives, or a fresh one."""
+        clock_now = self._check_open(site, state)
+        params = state["challenge"]
+        offered = [params.get("kind")] + [
+            _choice_key(alternative) for alternative in params.get("alternatives", [])
+        ]
+        wanted = _choice_key(choice)
+
+        if wanted not in offered[1:] and wanted != _choice_key(
+            {"kind": params["kind"], "mode": params.get("mode")}
+        ):
+            raise InvalidRequest(
+                f"This challenge offers no alternative {choice!r}; choose one of"
+                f" {params.get('alternatives', [])} or the same kind again.",
+                field="alternative",
+            )
+
+        network = self.visitors.network(address, clock_now)
+        window = self.policies.get(site).window_seconds
+        self._spend(state, network, window, clock_now)
+        options = {key: value for key, value in choice.items() if key != "kind"}
+        step = Step(choice["kind"], options)
+        return self._start_step(
+            _flow_of(state), state["step"], state["done"], clock_now, step=step
+        )
+
+    def _check_open(self, site: Site, state: dict[str, Any]) -> float:
         if state["site"] != site.sitekey:
             raise InvalidEnvelope(
                 "The envelope was issued for another site.", field="envelope"
             )
 
         clock_now = self.clock()
-        now = int(clock_now)
 
-        if now >= state["exp"]:
+        if int(clock_now) >= state["exp"]:
             raise ChallengeExpired(
                 "The challenge of this envelope expired; request a new one.",
                 field="envelope",
             )
 
-        # 2. The answer itself; a wrong answer leaves the challenge unanswered.
-        kind = challenges.get(state["challenge"]["kind"])
-        answer = kind.parse_answer(raw_answer)
-        verdict = kind.check(state["challenge"], answer)
+        return clock_now
 
-        if not verdict.correct:
-            logger.info("wrong answer site=%s reason=%s", site.id, verdict.reason)
-            raise WrongAnswer(
-                "The answer does not solve the challenge.", field="answer"
-            )
-
-        # 3. Single use: only the first correct answer gets a token.
+    def _spend(
+        self, state: dict[str, Any], network: str, window: int, clock_now: float
+    ) -> None:
         if not self.store.consume(
             "challenge", state["id"], state["exp"] + USED_ID_MARGIN
         ):
+            self.visitors.note("replay", network, window, clock_now)
             raise AlreadyAnswered(
                 f"The challenge with challenge_id {state['id']!r} was already"
                 " answered; request a new one.",
                 field="challenge_id",
             )
 
-        return self._pass_token(state, clock_now)
+    def _wrong_answer(
+        self, state: dict[str, Any], kind: Any, clock_now: float
+    ) -> WrongAnswer:
+        message = "The answer does not solve the challenge."
 
-    def _pass_token(self, state: dict[str, Any], clock_now: float) -> dict[str, Any]:
+        if not getattr(kind, "limits_attempts", False):
+            return WrongAnswer(message, field="answer")
+
+        attempts = self.store.hit(
+            "attempts", state["id"], self.settings.challenge_ttl + USED_ID_MARGIN,
+            clock_now,
+        )
+        left = max(MAX_ATTEMPTS - attempts, 0)
+
+        if left:
+            return WrongAnswer(message, field="answer", extra={"attempts_left": left})
+
+        # Out of attempts: this challenge is spent, and the step becomes a
+        # challenge of another kind that asks nothing to be read.
+        if not self.store.consume(
+            "challenge", state["id"], state["exp"] + USED_ID_MARGIN
+        ):
+            return WrongAnswer(message, field="answer", extra={"attempts_left": 0})
+
+        step = Step("timing", {"mode": "wait"})
+        following = self._start_step(
+            _flow_of(state), state["step"], state["done"], clock_now, step=step
+        )
+        return WrongAnswer(
+            message + " No attempts are left; answer the next challenge instead.",
+            field="answer",
+            extra={"attempts_left": 0, "next": following},
+        )
+
+    def _note_speed(
+        self,
+        kind: Any,
+        params: dict[str, Any],
+        elapsed_ms: float,
+        report: dict[str, Any] | None,
+        network: str,
+        window: int,
+        clock_now: float,
+    ) -> None:
+        """Count answers that came faster than a browser or a person can."""
+        if kind.name == "pow":
+            hashes = params["puzzles"] * 2 ** params["bits"]
+            implied_rate = hashes / max(elapsed_ms / 1000, 1e-3)
+            reported = (report or {}).get("hash_rate")
+
+            # Elapsed server time includes the network, so the implied rate
+            # is a lower bound of the solver's real rate.
+            if implied_rate > PLAUSIBLE_HASH_RATE or (
+                reported and implied_rate > 3 * reported
+            ):
+                self.visitors.note("fast-solve", network, window, clock_now)
+        elif kind.cognitive and elapsed_ms < MIN_READING_MS:
+            self.visitors.note("fast-answer", network, window, clock_now)
+
+    def _pass_token(
+        self, state: dict[str, Any], done: list[str], clock_now: float
+    ) -> dict[str, Any]:
         now = int(clock_now)
         expires_at = now + self.settings.token_ttl
-        token = self.signer.sign(
-            PASS_TOKEN,
-            {
-                "jti": secrets.token_urlsafe(12),
-                "site": state["site"],
-                "action": state["action"],
-                "host": state["host"],
-                "level": state["level"],
-                "kinds": [state["challenge"]["kind"]],
-                "iat": now,
-                "exp": expires_at,
-            },
-        )
+        payload = {
+            "jti": secrets.token_urlsafe(12),
+            "site": state["site"],
+            "action": state["action"],
+            "host": state["host"],
+            "level": state["level"],
+            "kinds": done,
+            "reasons": state["reasons"],
+            "iat": now,
+            "exp": expires_at,
+        }
+
+        # Only a flow with a risk ticket counts against a subject's quota.
+        if state["q"]:
+            payload["q"] = state["q"]
+
+        token = self.signer.sign(PASS_TOKEN, payload)
         logger.debug("passed level=%s", state["level"])
         return {
             "pass_token": token,
@@ -200,12 +481,14 @@ class ChallengeService:
             "expires_in": _seconds_left(expires_at, clock_now),
         }
 
+    # Verify.
+
     def verify(self, fields: dict[str, str | None]) -> dict[str, Any]:
         """Verify a pass token for a portal, in the siteverify convention.
 
         The checks run in this order, and the first failure is the answer:
         secret present, response present, secret known, site key matches,
-        token signature, token site, token expiry, single use.
+        token signature, token site, token expiry, quota, single use.
         """
         secret = fields.get("secret")
         response = fields.get("response")
@@ -241,7 +524,7 @@ class ChallengeService:
         if token.get("site") != site.sitekey:
             return _failure("invalid-input-response")
 
-        # 3. Expiry, then single use.
+        # 3. Expiry, quota, then single use.
         if now >= token["exp"]:
             return _failure("timeout-or-duplicate", "expired-input-response")
 
@@ -252,8 +535,24 @@ class ChallengeService:
             "action": token["action"],
             "level": token["level"],
             "kinds": token["kinds"],
+            "reasons": token.get("reasons", []),
             "error-codes": [],
         }
+        quota = self._quota(site, token)
+
+        if quota is not None:
+            limit, window = quota
+            allowed, frees_at = self.store.take_quota(
+                f"quota:{token['action']}", token["q"], token["jti"], limit, window, now
+            )
+
+            if not allowed:
+                self._audit("verify", site, token["action"], now, outcome="quota-exceeded",
+                            level=token["level"])
+                failure = _failure("quota-exceeded")
+                failure["quota_frees_at"] = isoformat(math.ceil(frees_at or now))
+                return failure
+
         key = fields.get("idempotency_key")
         outcome, stored = self.store.redeem(
             site.id,
@@ -267,10 +566,51 @@ class ChallengeService:
             return json.loads(stored)
 
         if outcome is Redemption.DUPLICATE:
+            if quota is not None:
+                self.store.release_quota(
+                    f"quota:{token['action']}", token["q"], token["jti"]
+                )
+
+            self._audit("verify", site, token["action"], now, outcome="duplicate",
+                        level=token["level"])
             return _failure("timeout-or-duplicate", "already-seen-response")
 
+        self._audit("verify", site, token["action"], now, outcome="success",
+                    level=token["level"], reasons=result["reasons"])
         logger.debug("verified site=%s level=%s", site.id, token["level"])
         return result
+
+    def _quota(self, site: Site, token: dict[str, Any]) -> tuple[int, int] | None:
+        if not token.get("q"):
+            return None
+
+        return self.policies.get(site).quotas.get(token["action"])
+
+    def _audit(self, event: str, site: Site, action: str, now: float, **fields: Any) -> None:
+        self.store.record_event(
+            {"event": event, "site": site.id, "action": action, **fields}, now
+        )
+
+
+def _available(step: Step) -> tuple[Any, dict[str, Any]]:
+    """Return the kind of ``step`` and its options, or a wait where it is missing."""
+    try:
+        return challenges.get(step.kind), dict(step.options)
+    except challenges.UnknownKind:
+        # NOTE: a plan may name a kind this build does not offer; the visitor
+        # then waits instead, which every level allows.
+        return challenges.get("timing"), {"mode": "wait"}
+
+
+def _flow_of(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: state[name]
+        for name in ("site", "action", "host", "lang", "level", "steps", "reasons", "q")
+    }
+
+
+def _choice_key(choice: dict[str, Any]) -> tuple[Any, Any]:
+    return choice.get("kind"), choice.get("mode")
 
 
 def _seconds_left(expires_at: int, clock_now: float) -> int:

@@ -10,6 +10,8 @@ client's clock.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import re
 from typing import Any
@@ -19,10 +21,11 @@ from itsdangerous import URLSafeSerializer
 
 ENVELOPE = "challenge-envelope"
 PASS_TOKEN = "pass-token"
+RISK_TICKET = "risk-ticket"
 #: A fixed value stored in the shared store, to check that instances share keys.
 KEY_PROBE = "key-probe"
 
-PURPOSES = (ENVELOPE, PASS_TOKEN, KEY_PROBE)
+PURPOSES = (ENVELOPE, PASS_TOKEN, RISK_TICKET, KEY_PROBE)
 
 #: Longest signed value that is even decoded; anything longer is rejected.
 MAX_SIGNED_LENGTH = 2048
@@ -51,6 +54,11 @@ class _Serializer(URLSafeSerializer):
         return base64.urlsafe_b64encode(text.encode()).rstrip(b"=")
 
 
+def key_id(key: str) -> str:
+    """Return a short public name of ``key``, to find it again among the keys."""
+    return hashlib.sha256(b"key-id:" + key.encode()).hexdigest()[:8]
+
+
 class Signer:
     """Sign and load payloads for one purpose each, with a list of keys."""
 
@@ -58,6 +66,8 @@ class Signer:
         if not keys:
             raise ValueError("Signer needs at least one key.")
 
+        self._keys = {key_id(key): key.encode() for key in keys}
+        self._newest = key_id(keys[-1])
         self._serializers = {
             purpose: _Serializer(list(keys), salt=purpose) for purpose in PURPOSES
         }
@@ -65,6 +75,23 @@ class Signer:
     def sign(self, purpose: str, payload: dict[str, Any]) -> str:
         """Return ``payload`` signed with the newest key for ``purpose``."""
         return self._serializers[purpose].dumps(payload)
+
+    def derive(self, label: str, key: str | None = None) -> tuple[str, bytes]:
+        """Return a key id and the HMAC-SHA256 of ``label`` under that key.
+
+        Without ``key`` the newest key derives, and its id is returned so that
+        the same secret can be derived again later with ``key=that id``.
+
+        :raises InvalidSignature: if ``key`` names no current key, for example
+            a retired one.
+        """
+        chosen = self._newest if key is None else key
+        secret = self._keys.get(chosen)
+
+        if secret is None:
+            raise InvalidSignature(f"No signing key has the id {chosen!r}.")
+
+        return chosen, hmac.new(secret, label.encode(), hashlib.sha256).digest()
 
     def load(self, purpose: str, signed: str) -> dict[str, Any]:
         """Verify ``signed`` with any key and return its payload.

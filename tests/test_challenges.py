@@ -7,7 +7,9 @@ import json
 
 import pytest
 
+from challenge_service.challenges import proof_of_work
 from challenge_service.challenges.proof_of_work import leading_zero_bits
+from challenge_service.challenges.proof_of_work import MAX_PUZZLES
 from challenge_service.challenges.proof_of_work import MAX_NONCE
 from tests.conftest import ORIGIN
 from tests.conftest import solve_challenge
@@ -25,8 +27,12 @@ def test_issue_returns_pow_challenge(flow):
     assert len(body["challenge_id"]) == 22
     assert body["challenge"]["kind"] == "pow"
     assert body["challenge"]["algorithm"] == "SHA-256"
-    assert len(body["challenge"]["salt"]) == 22
-    assert (body["challenge"]["bits"], body["challenge"]["puzzles"]) == (16, 16)
+    assert body["step"] == 1
+    assert body["steps"] == 1
+    costs = {proof_of_work.cost(0, name) for name in proof_of_work.VARIANTS}
+    challenge = body["challenge"]
+    shape = (challenge["bits"], challenge["puzzles"], len(challenge["salt"]))
+    assert shape in costs
 
 
 def test_issue_answers_cors(flow):
@@ -96,10 +102,11 @@ def test_issue_rejects_unknown_sitekey(client):
 
 def test_answer_returns_pass_token(flow):
     issued = flow.issue().get_json()
-    response = flow.answer(issued)
+    response = flow.answer(issued, solve_seconds=1)
     body = response.get_json()
 
     assert response.status_code == 200
+    assert body["result"] == "pass"
     assert body["expires_in"] == 300
     assert 0 < len(body["pass_token"]) < 400
 
@@ -123,7 +130,7 @@ def test_wrong_answer_keeps_challenge_open(flow):
     # The next nonce after a solution may solve it too; search a failing one.
     from challenge_service.challenges import get
 
-    while get("pow").check(issued["challenge"], wrong).correct:
+    while get("pow").check(issued["challenge"], wrong, None).correct:
         wrong[0] += 1
 
     response = flow.answer(issued, nonces=wrong)
@@ -249,7 +256,7 @@ def _bad_bodies(issued):
         ({"envelope": "x" * 3000, "answer": {"nonces": []}}, "envelope"),
         ({"envelope": envelope, "answer": []}, "answer"),
         ({"envelope": envelope, "answer": {"nonces": "1,2"}}, "answer.nonces"),
-        ({"envelope": envelope, "answer": {"nonces": [1] * 25}}, "answer.nonces"),
+        ({"envelope": envelope, "answer": {"nonces": [1] * (MAX_PUZZLES + 1)}}, "answer.nonces"),
         ({"envelope": envelope, "answer": {"nonces": [MAX_NONCE]}}, "answer.nonces"),
         ({"envelope": envelope, "answer": {"nonces": [10**400]}}, "answer.nonces"),
         ({"envelope": envelope, "answer": {"nonces": [-1]}}, "answer.nonces"),
@@ -376,7 +383,7 @@ def test_expires_in_counts_whole_seconds_left(flow, clock):
     clock.advance(0.7)
 
     issued = flow.issue().get_json()
-    answered = flow.answer(issued).get_json()
+    answered = flow.answer(issued, solve_seconds=0.2).get_json()
 
     assert issued["expires_in"] == 299
     assert answered["expires_in"] == 299

@@ -672,8 +672,8 @@ ANSWER_REJECTIONS = [
         invalid_answer("answer.nonces", answer={"nonces": "1,2"}), id="nonces-string"
     ),
     pytest.param(
-        invalid_answer("answer.nonces", answer={"nonces": [0] * 25}),
-        id="nonces-25-items",
+        invalid_answer("answer.nonces", answer={"nonces": [0] * (proof_of_work.MAX_PUZZLES + 1)}),
+        id="nonces-too-many",
     ),
     pytest.param(
         invalid_answer("answer.nonces", answer={"nonces": [-1]}), id="nonce-negative"

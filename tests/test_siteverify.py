@@ -238,6 +238,7 @@ def test_pass_token_carries_no_personal_data(flow):
         "host",
         "level",
         "kinds",
+        "reasons",
         "iat",
         "exp",
     }

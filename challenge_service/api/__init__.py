@@ -19,8 +19,10 @@ def register_blueprints(app: Flask) -> None:
     from . import challenges
     from . import health
     from . import siteverify
+    from . import tickets
 
     app.register_blueprint(challenges.bp)
     app.register_blueprint(siteverify.bp)
     app.register_blueprint(assets.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(tickets.bp)

@@ -57,6 +57,7 @@ def _allow_origin(response: Response) -> Response:
 
 @bp.route("", methods=["OPTIONS"])
 @bp.route("/<challenge_id>/answer", methods=["OPTIONS"])
+@bp.route("/<challenge_id>/replace", methods=["OPTIONS"])
 def preflight(challenge_id: str | None = None) -> Response:
     """Respond to a CORS preflight; the site is checked on the real request."""
     response = Response(status=204)
@@ -110,23 +111,62 @@ def create_challenge() -> tuple[Response, int]:
     sitekey = string_field(body, "sitekey", 64)
     action = string_field(body, "action", 32, pattern=ACTION)
     lang = language(body)
+    ticket = None
+
+    if body.get("risk_ticket") is not None:
+        ticket = string_field(body, "risk_ticket", 2048)
+
     site = _site(sitekey)
     hostname = _hostname_of_origin(site)
-    challenge = current_service().issue(site, action, hostname, lang)
+    challenge = current_service().issue(
+        site, action, hostname, lang, request.remote_addr or "", ticket
+    )
     return jsonify(challenge), 201
 
 
 @bp.post("/<challenge_id>/answer")
 def answer_challenge(challenge_id: str) -> Response:
-    """Check an answer; return a pass token when the challenge is solved."""
-    service = current_service()
+    """Check an answer; return the next step, or a pass token after the last."""
     body = json_body()
-    envelope = string_field(body, "envelope", 2048)
 
     if "answer" not in body:
         raise InvalidRequest("answer is missing; it is required.", field="answer")
 
-    _check_client_report(body.get("client"))
+    report = _check_client_report(body.get("client"))
+    site, state = _open(challenge_id, body)
+    result = current_service().answer(
+        site, state, body["answer"], request.remote_addr or "", report
+    )
+    return jsonify(result)
+
+
+@bp.post("/<challenge_id>/replace")
+def replace_challenge(challenge_id: str) -> tuple[Response, int]:
+    """Swap a challenge for one of its alternatives, or for a fresh one."""
+    body = json_body()
+    choice = body.get("alternative")
+
+    if (
+        not isinstance(choice, dict)
+        or not isinstance(choice.get("kind"), str)
+        or set(choice) - {"kind", "mode"}
+        or not isinstance(choice.get("mode", ""), str)
+    ):
+        raise InvalidRequest(
+            "alternative must be an object with 'kind' and optional 'mode', as"
+            " listed in the challenge's alternatives.",
+            field="alternative",
+        )
+
+    site, state = _open(challenge_id, body)
+    result = current_service().replace(site, state, choice, request.remote_addr or "")
+    return jsonify(result), 201
+
+
+def _open(challenge_id: str, body: dict[str, Any]) -> tuple[Site, dict[str, Any]]:
+    """Return the site and state of the envelope in ``body``, for this origin."""
+    service = current_service()
+    envelope = string_field(body, "envelope", 2048)
     state = service.open_envelope(challenge_id, envelope)
     site = service.store.site_by_sitekey(state["site"])
 
@@ -140,13 +180,13 @@ def answer_challenge(challenge_id: str) -> Response:
             "The challenge was issued to another origin.", field="Origin"
         )
 
-    return jsonify(service.answer(site, state, body["answer"]))
+    return site, state
 
 
-def _check_client_report(report: Any) -> None:
+def _check_client_report(report: Any) -> dict[str, Any] | None:
     """Validate the widget's optional report about how it solved the challenge."""
     if report is None:
-        return
+        return None
 
     if not isinstance(report, dict) or len(report) > 8:
         raise InvalidRequest(
@@ -172,3 +212,5 @@ def _check_client_report(report: Any) -> None:
                 f"client.{name} must be a non-negative number.",
                 field=f"client.{name}",
             )
+
+    return report

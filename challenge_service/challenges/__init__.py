@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from .base import ChallengeKind
+from .base import Context as Context
 from .base import Verdict as Verdict
 from .proof_of_work import ProofOfWork
+from .timing import Timing
 
 _KINDS: dict[str, ChallengeKind] = {}
 
@@ -34,3 +36,4 @@ def names() -> list[str]:
 
 
 register(ProofOfWork())
+register(Timing())

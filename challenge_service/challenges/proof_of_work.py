@@ -15,6 +15,7 @@ import secrets
 from typing import Any
 
 from ..errors import InvalidRequest
+from .base import Context
 from .base import Verdict
 
 #: (bits, puzzles) per level. Expected hashes are puzzles * 2**bits, from
@@ -29,6 +30,22 @@ LEVELS = {
     3: (18, 16),
     4: (18, 20),
 }
+
+#: Variants rotated by epoch: the same expected work split into more, easier
+#: sub-puzzles or fewer, harder ones (never fewer than 8, to keep the spread
+#: of solve times low), and salts of different lengths. Each entry is (change
+#: of bits, factor on puzzles, salt length).
+VARIANTS = {
+    "standard": (0, 1.0, 22),
+    "many-small": (-1, 2.0, 16),
+    "few-large": (1, 0.5, 19),
+}
+
+#: Most sub-puzzles any variant asks for.
+MAX_PUZZLES = max(
+    int(puzzles * factor) for _, puzzles in LEVELS.values()
+    for _, factor, _ in VARIANTS.values()
+)
 
 #: Nonces must be exact in a JavaScript number.
 MAX_NONCE = 2**53
@@ -69,14 +86,26 @@ def _target(bits: int) -> bytes:
     return (1 << (256 - bits)).to_bytes(32, "big")
 
 
+def cost(level: int, variant: str = "standard") -> tuple[int, int, int]:
+    """Return (bits, puzzles, salt length) of ``variant`` at ``level``."""
+    bits, puzzles = LEVELS[level]
+    extra_bits, factor, salt_length = VARIANTS[variant]
+    return bits + extra_bits, int(puzzles * factor), salt_length
+
+
 class ProofOfWork:
     """Challenge kind ``pow``."""
 
     name = "pow"
+    variants = tuple(VARIANTS)
+    cognitive = False
 
-    def build(self, level: int) -> dict[str, Any]:
-        bits, puzzles = LEVELS[level]
-        salt = secrets.token_urlsafe(16)
+    def build(self, context: Context, level: int | None = None) -> dict[str, Any]:
+        """Build a challenge at ``level``, by default the level of the flow."""
+        bits, puzzles, salt_length = cost(
+            context.level if level is None else level, self.variants[context.variant]
+        )
+        salt = secrets.token_urlsafe(SALT_LENGTH)[:salt_length]
         return {
             "kind": self.name,
             "algorithm": "SHA-256",
@@ -98,7 +127,7 @@ class ProofOfWork:
                 "answer.nonces must be a list of integers.", field="answer.nonces"
             )
 
-        if len(nonces) > max(puzzles for _, puzzles in LEVELS.values()):
+        if len(nonces) > MAX_PUZZLES:
             raise InvalidRequest(
                 f"answer.nonces has {len(nonces)} items, more than any challenge"
                 " asks for.",
@@ -120,7 +149,9 @@ class ProofOfWork:
 
         return nonces
 
-    def check(self, params: dict[str, Any], answer: list[int]) -> Verdict:
+    def check(
+        self, params: dict[str, Any], answer: list[int], context: Context
+    ) -> Verdict:
         if len(answer) != params["puzzles"]:
             return Verdict(False, "nonce-count")
 
