@@ -69,7 +69,7 @@ def require_wrk() -> None:
 def start_server(
     command: list[str], port: int, env: dict[str, str]
 ) -> subprocess.Popen:
-    """Start ``command`` and wait until it answers HTTP on ``port``."""
+    """Start ``command`` and wait until it responds to HTTP on ``port``."""
     process = subprocess.Popen(
         command,
         env={**os.environ, **env},
@@ -175,7 +175,7 @@ def write_tokens(path: Path, secret: str, tokens: Iterable[str]) -> None:
 def sign_pass_tokens(
     signer: Signer, sitekey: str, count: int, lifetime: int = 3600
 ) -> Iterable[str]:
-    """Yield ``count`` distinct pass tokens for ``sitekey``, signed as the service does."""
+    """Yield ``count`` distinct pass tokens for ``sitekey`` in the service's format."""
     now = int(time.time())
 
     for _ in range(count):
@@ -239,7 +239,8 @@ def measure_service(
 def format_table(rows: list[tuple[str, int, dict]]) -> str:
     """Return the rows ``(endpoint, round index, wrk result)`` as a Markdown table."""
     lines = [
-        "| round | endpoint | req/s | p50 ms | p99 ms | failed answers | socket errors |",
+        "| round | endpoint | req/s | p50 ms | p99 ms | failed answers"
+        " | socket errors |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
 
