@@ -57,22 +57,22 @@ SITE_CACHE_SIZE = 1024
 #: may include events up to one bucket width (``window / 10``) older.
 COUNTER_BUCKETS = 10
 
-#: Longest window of a counter or quota, in seconds (366 days).
+#: Maximum window of a counter or quota, in seconds (366 days).
 MAX_WINDOW = 366 * 86400
 
-#: Largest ``amount`` that one ``hit`` may add.
+#: Maximum ``amount`` that one ``hit`` may add.
 MAX_HIT_AMOUNT = 1_000_000
 
-#: Largest quota ``limit``. It bounds the entries stored per quota.
+#: Maximum quota ``limit``. It bounds the entries stored per quota.
 MAX_QUOTA_LIMIT = 10_000
 
-#: Longest counter or quota key and quota entry, in characters.
+#: Maximum length of a counter or quota key and of a quota entry, in characters.
 MAX_KEY_LENGTH = 128
 
-#: Largest audit event, in bytes of its compact JSON form.
+#: Maximum size of an audit event, in bytes of its compact UTF-8 JSON form.
 MAX_EVENT_BYTES = 1024
 
-#: Most events that one ``events`` call may return.
+#: Maximum number of events that one ``events`` call may return.
 MAX_EVENTS_LIMIT = 10_000
 
 #: Counter and quota names: short codes such as ``net`` or ``subject``. The
@@ -89,9 +89,9 @@ class CounterSpan:
 
     #: Width of one bucket: ``window / COUNTER_BUCKETS``.
     bucket_ms: int
-    #: Index of the bucket that holds ``now``: ``now_ms // bucket_ms``.
+    #: Index of the bucket that contains ``now``: ``now_ms // bucket_ms``.
     current: int
-    #: Oldest bucket counted, the one holding ``now - window``. Older buckets
+    #: Oldest bucket counted, the one that contains ``now - window``. Older buckets
     #: are stale: reads ignore them and writes and purges delete them.
     first: int
     #: When the current bucket stops being counted, in Unix milliseconds.
@@ -183,9 +183,7 @@ def encode_event(event: dict) -> tuple[str, int | None]:
     its JSON is at most ``MAX_EVENT_BYTES`` bytes.
     """
     if not isinstance(event, dict):
-        raise ValueError(
-            f"event is a {type(event).__name__}; pass a dict of fields."
-        )
+        raise ValueError(f"event is a {type(event).__name__}; pass a dict of fields.")
 
     for field, value in event.items():
         if not isinstance(field, str):
@@ -193,8 +191,8 @@ def encode_event(event: dict) -> tuple[str, int | None]:
 
         if field == EVENT_TIME_FIELD:
             raise ValueError(
-                f"event field {field!r} is reserved: the store sets it from"
-                " ``now``; remove it from the event."
+                f"event field {field!r} is reserved for the time that the store"
+                " records; remove it from the event."
             )
 
         if not _is_flat_value(value):
@@ -213,13 +211,21 @@ def encode_event(event: dict) -> tuple[str, int | None]:
         )
 
     try:
-        text = json.dumps(event, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(
+            event, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
     except ValueError:
         raise ValueError(
             "event has a NaN or infinite float; store a finite number or None."
         ) from None
 
-    size = len(text.encode())
+    try:
+        size = len(text.encode())
+    except UnicodeEncodeError:
+        raise ValueError(
+            "event has a string that is not valid Unicode (a lone surrogate);"
+            " decode the text it came from with errors='replace'."
+        ) from None
 
     if size > MAX_EVENT_BYTES:
         raise ValueError(
@@ -376,7 +382,9 @@ class StoreBase:
         if site_id is not None and (
             isinstance(site_id, bool) or not isinstance(site_id, int)
         ):
-            raise ValueError(f"site_id={site_id!r} is not an int; pass a site id or None.")
+            raise ValueError(
+                f"site_id={site_id!r} is not an int; pass a site id or None."
+            )
 
         return self._events(since, until, limit, site_id)
 
@@ -459,7 +467,11 @@ def _validate_counter(name: str, key: str, window: int, now: float) -> None:
 
 
 class Store(Protocol):
-    """Storage used by the service; every method is safe across processes."""
+    """Storage used by the service; every method is safe across processes.
+
+    A method raises :class:`~challenge_service.errors.StoreUnavailable` when
+    the back end fails or times out.
+    """
 
     def add_site(
         self,
@@ -538,8 +550,8 @@ class Store(Protocol):
         included, and may include events up to ``window / 10`` seconds older,
         which share the oldest bucket. So an event is counted from its time
         for at least ``window`` seconds and for less than ``window * 1.1``
-        seconds. Events timed after ``now`` (another
-        instance's clock running ahead) are counted too. It never writes.
+        seconds. Events timed after ``now``, as another instance whose clock
+        runs ahead may record them, are counted too. It only reads.
         """
 
     def take_quota(
@@ -548,14 +560,14 @@ class Store(Protocol):
         """Record ``entry`` in a quota's log if it has fewer than ``limit`` entries.
 
         The log of ``name`` and ``key`` is exact: an entry taken at time ``t``
-        with a window of ``window`` seconds holds a slot while
-        ``now < t + window``. If fewer than ``limit`` entries hold a slot,
+        with a window of ``window`` seconds occupies a slot while
+        ``now < t + window``. If fewer than ``limit`` entries occupy a slot,
         ``entry`` is recorded at ``now`` and the result is ``(True, None)``.
         Otherwise nothing is recorded and the result is ``(False, frees_at)``,
         where ``frees_at`` is the Unix time at which a slot frees: when the
         oldest entry leaves, or a later one if the log holds more than
         ``limit`` entries because the limit was lowered. An entry that already
-        holds a slot keeps it and its time, and taking it again returns
+        occupies a slot keeps it and its time, and taking it again returns
         ``(True, None)``.
 
         The check and the write are one atomic step, so of concurrent callers
@@ -575,8 +587,8 @@ class Store(Protocol):
         """Append an audit event that happened at ``now`` (Unix seconds).
 
         ``event`` is a flat dict with string keys and str, int, float, bool,
-        None or list-of-str values, at most 1,024 bytes as compact JSON. An int
-        ``site_id`` field lets :meth:`events` filter by site. The field
+        None or list-of-str values, at most 1,024 bytes as compact UTF-8 JSON.
+        An int ``site_id`` field lets :meth:`events` filter by site. The field
         ``time`` is reserved for the store. Anything else raises ValueError
         naming the field.
         """
@@ -596,7 +608,7 @@ class Store(Protocol):
         """Delete records past their expiry at ``now``; return the count.
 
         These are used ids, idempotency records, counter buckets that no count
-        at ``now`` or later reads, and quota entries that no longer hold a
+        at ``now`` or later reads, and quota entries that no longer occupy a
         slot. Audit events are deleted by :meth:`purge` only.
         """
 
@@ -612,10 +624,12 @@ class Store(Protocol):
         seconds after a purge. Quota entries are deleted only when they leave
         their window, so that quotas stay exact. The keys of the result are
         ``used`` (used ids and idempotency records), ``counters`` (buckets),
-        ``quotas`` (entries) and ``events``. The Redis store deletes expired
-        keys by itself, and its counts include only what the purge removed.
-        Each step runs in batches, so a purge never blocks other callers for
-        long, and records written during a purge may be left for the next one.
+        ``quotas`` (entries) and ``events``. The Redis server deletes expired
+        keys by itself, and those are not in the counts.
+        Each step deletes in batches of at most a few thousand records, one
+        transaction or one Redis script each, so other callers wait for one
+        batch at most. Records that expire during a purge may be left for the
+        next one.
         """
 
     def claim_setting(self, name: str, value: str) -> str:

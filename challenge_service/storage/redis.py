@@ -26,7 +26,8 @@ Every key starts with ``prefix`` (``challenge-service:`` by default):
 ``events:last-id``, ``events:data``, ``events:time``, ``events:site:<site id>``
     Audit events: a counter of event ids, a hash from id to the event's JSON, and
     sorted sets of the ids scored by time, of all events and of each site's.
-    Only a purge deletes them.
+    Only ``purge`` deletes them, so a Redis store needs it run as often as a
+    SQLite store does.
 
 Single use costs one round trip and never reads before it writes: ``consume``
 is one ``SET NX PXAT``, and ``redeem`` with an idempotency key is one Lua
@@ -164,7 +165,8 @@ return {"redeemed"}
 """
 
 # Sets a key's expiry to a Unix time in ms unless it already expires later. A
-# key without an expiry gets one: PEXPIRETIME returns -1 for it.
+# key without an expiry gets one: PEXPIRETIME returns -1 for it. ``_connect``
+# puts this function before the scripts that call it.
 _EXPIRE_NO_SOONER = """
 local function expire_no_sooner(key, at)
     if redis.call("PEXPIRETIME", key) < tonumber(at) then
@@ -177,7 +179,7 @@ end
 # ARGV: the current bucket, the oldest bucket counted, the amount to add, the
 # current bucket's expiry in Unix ms.
 # Returns the count after the add.
-_HIT = _EXPIRE_NO_SOONER + """
+_HIT = """
 redis.call("HINCRBY", KEYS[1], ARGV[1], ARGV[3])
 
 local first = tonumber(ARGV[2])
@@ -205,25 +207,25 @@ return total
 # ARGV: now, the new entry's expiry, the limit, the entry, the new entry's
 # expiry in Unix ms. The times are strings, because Lua would format numbers
 # with 14 significant digits only.
-# Returns {1} when the entry holds a slot, or {0, frees_at}.
-_TAKE_QUOTA = _EXPIRE_NO_SOONER + """
+# Returns {1} when the entry occupies a slot, or {0, frees_at}.
+_TAKE_QUOTA = """
 redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", ARGV[1])
 
 if redis.call("ZSCORE", KEYS[1], ARGV[4]) then
     return {1}
 end
 
-local taken = redis.call("ZCARD", KEYS[1])
+local count = redis.call("ZCARD", KEYS[1])
 local limit = tonumber(ARGV[3])
 
-if taken < limit then
+if count < limit then
     redis.call("ZADD", KEYS[1], ARGV[2], ARGV[4])
     expire_no_sooner(KEYS[1], ARGV[5])
     return {1}
 end
 
--- A slot frees when the (taken - limit + 1)-th earliest expiry passes.
-local frees = redis.call("ZRANGE", KEYS[1], taken - limit, taken - limit, "WITHSCORES")
+-- A slot frees when the (count - limit + 1)-th earliest expiry passes.
+local frees = redis.call("ZRANGE", KEYS[1], count - limit, count - limit, "WITHSCORES")
 return {0, frees[2]}
 """
 
@@ -395,8 +397,8 @@ class RedisStore(StoreBase):
             add_site=client.register_script(_ADD_SITE),
             rotate_secret=client.register_script(_ROTATE_SECRET),
             redeem=client.register_script(_REDEEM),
-            hit=client.register_script(_HIT),
-            take_quota=client.register_script(_TAKE_QUOTA),
+            hit=client.register_script(_EXPIRE_NO_SOONER + _HIT),
+            take_quota=client.register_script(_EXPIRE_NO_SOONER + _TAKE_QUOTA),
             record_event=client.register_script(_RECORD_EVENT),
             read_events=client.register_script(_READ_EVENTS),
             purge_events=client.register_script(_PURGE_EVENTS),
@@ -574,6 +576,10 @@ class RedisStore(StoreBase):
     def _hit(
         self, name: str, key: str, window: int, span: CounterSpan, amount: int
     ) -> int:
+        # NOTE: Counter and quota keys expire on the server's clock at times
+        # derived from the caller's ``now``. A ``now`` more than a window
+        # behind that clock makes the key expire at once, so the next count
+        # misses the events just added.
         keys = [self._counter_key(name, window, key)]
         arguments = [span.current, span.first, amount, span.expires_ms]
         return self._run(lambda connection: connection.hit(keys, arguments))
@@ -582,9 +588,7 @@ class RedisStore(StoreBase):
         counter_key = self._counter_key(name, window, key)
         buckets = self._run(lambda connection: connection.client.hgetall(counter_key))
         return sum(
-            int(count)
-            for bucket, count in buckets.items()
-            if int(bucket) >= span.first
+            int(count) for bucket, count in buckets.items() if int(bucket) >= span.first
         )
 
     def _take_quota(
@@ -660,25 +664,30 @@ class RedisStore(StoreBase):
 
     def _purge_counters(self, now: float, cutoff: float | None) -> int:
         # Expired keys are gone already, but a purge with a cutoff, or with a
-        # ``now`` ahead of the server's clock, trims live ones too.
+        # ``now`` ahead of the server's clock, trims live ones too. SCAN reads
+        # every key of the database, PURGE_BATCH at a time, to find them.
         rate_prefix = self.prefix + "rate:"
 
         def purge(connection: _Connection) -> int:
             deleted = 0
 
             for keys in self._scan_batches(connection, rate_prefix):
-                kept_keys = []
-                first_kept = []
+                counter_keys = []
+                first_kept_buckets = []
 
                 for key in keys:
                     window = _counter_window(key[len(rate_prefix) :])
 
                     if window is not None:
-                        kept_keys.append(key)
-                        first_kept.append(first_kept_bucket(window, now, cutoff))
+                        counter_keys.append(key)
+                        first_kept_buckets.append(
+                            first_kept_bucket(window, now, cutoff)
+                        )
 
-                if kept_keys:
-                    deleted += connection.trim_counters(kept_keys, first_kept)
+                if counter_keys:
+                    deleted += connection.trim_counters(
+                        counter_keys, first_kept_buckets
+                    )
 
             return deleted
 
@@ -695,7 +704,9 @@ class RedisStore(StoreBase):
 
         return self._run(purge)
 
-    def _scan_batches(self, connection: _Connection, key_prefix: str) -> Iterator[list[str]]:
+    def _scan_batches(
+        self, connection: _Connection, key_prefix: str
+    ) -> Iterator[list[str]]:
         # SCAN may return a key twice, which the trimming scripts allow.
         batch: list[str] = []
 

@@ -87,7 +87,7 @@ CREATE TABLE IF NOT EXISTS counter_buckets (
     expires_ms INTEGER NOT NULL,
     PRIMARY KEY (name, window_seconds, key, bucket)
 ) WITHOUT ROWID;
--- One row per quota entry that holds a slot until expires_at (Unix seconds).
+-- One row per quota entry, which occupies a slot until expires_at (Unix seconds).
 CREATE TABLE IF NOT EXISTS quota_entries (
     name TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -131,7 +131,15 @@ class SQLiteStore(StoreBase):
         super().__init__()
 
         try:
-            self._connection().executescript(_SCHEMA)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+
+            # Processes that create a new file at once can deadlock in SQLite's
+            # rollback journal, before WAL mode is on, and one of them then
+            # fails at once with "database is locked". The writer lock
+            # serializes them.
+            with self._write_lock():
+                self._connection().executescript(_SCHEMA)
+
             # The file contains secret hashes. SQLite gives its -wal and -shm
             # files the same mode.
             self.path.chmod(0o600)
@@ -372,20 +380,20 @@ class SQLiteStore(StoreBase):
                 " AND expires_at <= ?",
                 (name, key, now),
             )
-            held = connection.execute(
+            existing = connection.execute(
                 "SELECT 1 FROM quota_entries WHERE name = ? AND key = ? AND entry = ?",
                 (name, key, entry),
             ).fetchone()
 
-            if held is not None:
+            if existing is not None:
                 return True, None
 
-            (taken,) = connection.execute(
+            (entry_count,) = connection.execute(
                 "SELECT COUNT(*) FROM quota_entries WHERE name = ? AND key = ?",
                 (name, key),
             ).fetchone()
 
-            if taken < limit:
+            if entry_count < limit:
                 connection.execute(
                     "INSERT INTO quota_entries (name, key, entry, expires_at)"
                     " VALUES (?, ?, ?, ?)",
@@ -394,11 +402,11 @@ class SQLiteStore(StoreBase):
                 return True, None
 
             # A slot frees when the log drops to limit - 1 entries, that is
-            # when the (taken - limit + 1)-th earliest expiry passes.
+            # when the (entry_count - limit + 1)-th earliest expiry passes.
             (frees_at,) = connection.execute(
                 "SELECT expires_at FROM quota_entries WHERE name = ? AND key = ?"
                 " ORDER BY expires_at LIMIT 1 OFFSET ?",
-                (name, key, taken - limit),
+                (name, key, entry_count - limit),
             ).fetchone()
 
         return False, frees_at
@@ -465,7 +473,7 @@ class SQLiteStore(StoreBase):
         return deleted
 
     def _purge_counters(self, now: float, cutoff: float | None) -> int:
-        # expires_ms <= now_ms holds exactly for the buckets before
+        # expires_ms <= now_ms is true exactly for the buckets before
         # counter_span(window, now).first, and a bucket i ends at
         # (i + 1) * bucket_ms.
         key = "name, window_seconds, key, bucket"
@@ -509,6 +517,10 @@ class SQLiteStore(StoreBase):
                 "INSERT OR REPLACE INTO settings (name, value) VALUES (?, ?)",
                 (name, value),
             )
+
+    def setting(self, name: str) -> str | None:
+        rows = self._query("SELECT value FROM settings WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
 
     def check(self) -> None:
         self._query("SELECT 1")

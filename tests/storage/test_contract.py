@@ -7,44 +7,24 @@ server that is down, paused or restarted, and keys that expire by themselves.
 
 from __future__ import annotations
 
-import collections
 import math
-import multiprocessing
-import queue
 import time
-import traceback
 from collections.abc import Callable
 
 import pytest
 import redis
 
 from challenge_service.errors import StoreUnavailable
-from challenge_service.storage import Redemption
-from challenge_service.storage import RedisStore
-from challenge_service.storage import Site
-from challenge_service.storage import Store
+from challenge_service.storage import Redemption, RedisStore, Site, Store
 
-from .conftest import close_store
 from .conftest import flush_redis
-from .conftest import StoreOpener
+from .racing import RACE_IDS, RACERS, outcomes_by_id, race
 
 #: Creation time of the test sites and the ``now`` of their secret lookups.
 CREATED = 1_800_000_000.0
 
-#: Worker processes in each race.
-RACERS = 8
-
-#: Ids every racer tries to spend.
-RACE_IDS = [f"race-{number:03d}" for number in range(200)]
-
-#: Maximum seconds a race may take before its workers are terminated.
-RACE_TIMEOUT = 30
-
 #: Maximum seconds an operation may take while the Redis server is down.
 FAIL_FAST_SECONDS = 1.0
-
-#: One attempt in a race, as the id, its outcome and the response returned.
-Attempt = tuple[str, str, str | None]
 
 
 def expires_at() -> float:
@@ -497,10 +477,10 @@ class TestRedisStore:
 def operations_on(store: Store) -> list[tuple[str, Callable[[], object]]]:
     """Return every store operation that reaches the server, with its name.
 
-    The lookups use keys that are not in the site cache. ``purge_expired`` is
-    left out because the Redis store returns 0 without a command.
+    The lookups use keys that are not in the site cache.
     """
     expiry = expires_at()
+    now = time.time()
     return [
         ("add_site", lambda: add_pool(store, 9)),
         ("site_by_id", lambda: store.site_by_id(1)),
@@ -512,6 +492,15 @@ def operations_on(store: Store) -> list[tuple[str, Callable[[], object]]]:
         ("redeem", lambda: store.redeem(1, "token-1", expiry, None, "")),
         ("redeem with key", lambda: store.redeem(1, "token-2", expiry, "k", "r")),
         ("check", store.check),
+        ("hit", lambda: store.hit("net", "key-1", 60, now)),
+        ("count", lambda: store.count("net", "key-1", 60, now)),
+        ("take_quota", lambda: store.take_quota("subject", "key-1", "e", 3, 60, now)),
+        ("release_quota", lambda: store.release_quota("subject", "key-1", "e")),
+        ("record_event", lambda: store.record_event({"kind": "verify"}, now)),
+        ("events", lambda: store.events(0, now, 10)),
+        ("events of a site", lambda: store.events(0, now, 10, site_id=1)),
+        ("purge_expired", lambda: store.purge_expired(now)),
+        ("purge", lambda: store.purge(now, 86400, 86400)),
     ]
 
 
@@ -543,73 +532,3 @@ def attempt_redeem_shared_key(
         1, item, expires_at(), "shared-key", f"response-{racer}"
     )
     return outcome.value, response
-
-
-RaceStep = Callable[[Store, int, str], tuple[str, str | None]]
-
-
-def run_racer(
-    open_store: StoreOpener,
-    step: RaceStep,
-    racer: int,
-    barrier,
-    results,
-) -> None:
-    """Open a store, wait for the other racers, try every id and report outcomes."""
-    try:
-        store = open_store()
-        barrier.wait(timeout=RACE_TIMEOUT)
-        attempts = [(item, *step(store, racer, item)) for item in RACE_IDS]
-        close_store(store)
-        results.put((racer, attempts, None))
-    except Exception:  # noqa: BLE001 - the parent reports any failure.
-        results.put((racer, [], traceback.format_exc()))
-
-
-def race(open_store: StoreOpener, step: RaceStep) -> dict[int, list[Attempt]]:
-    """Run ``step`` on every race id in RACERS processes at once.
-
-    Return the attempts of each racer by racer number. The processes are
-    forked, as gunicorn forks its workers, and each one calls ``open_store``.
-    """
-    context = multiprocessing.get_context("fork")
-    barrier = context.Barrier(RACERS)
-    results = context.Queue()
-    racers = [
-        context.Process(
-            target=run_racer, args=(open_store, step, racer, barrier, results)
-        )
-        for racer in range(RACERS)
-    ]
-
-    for process in racers:
-        process.start()
-
-    try:
-        reports = [results.get(timeout=RACE_TIMEOUT) for _ in racers]
-    except queue.Empty:
-        pytest.fail(f"The racers did not report within {RACE_TIMEOUT} s.")
-    finally:
-        for process in racers:
-            process.join(timeout=5)
-
-            if process.is_alive():
-                process.terminate()
-                process.join()
-
-    errors = [error for _, _, error in reports if error is not None]
-
-    assert errors == []
-    assert [process.exitcode for process in racers] == [0] * RACERS
-    return {racer: attempts for racer, attempts, _ in reports}
-
-
-def outcomes_by_id(results: dict[int, list[Attempt]]) -> dict[str, list[str]]:
-    """Return the outcomes of every racer's attempt, grouped by id."""
-    outcomes: dict[str, list[str]] = collections.defaultdict(list)
-
-    for attempts in results.values():
-        for item, outcome, _ in attempts:
-            outcomes[item].append(outcome)
-
-    return outcomes
