@@ -158,6 +158,21 @@ async def post(port: int, path: str, body: bytes, headers: bytes) -> Reply:
 
 
 JSON_HEADERS = b"Content-Type: application/json\r\nOrigin: %s\r\n" % ORIGIN.encode()
+
+
+def person_headers(index: int) -> bytes:
+    """Return the JSON headers of person ``index``, with their own client address.
+
+    The instances trust one proxy hop, as behind the reverse proxy of a
+    production set-up, so each person counts as a network of their own. The
+    addresses come from 198.18.0.0/15, the range reserved for benchmarks; no
+    packet goes to them, they only appear in the header. Bots send no header,
+    so they all count as 127.0.0.1.
+    """
+    address = f"198.{18 + index // 65536}.{index // 256 % 256}.{index % 256}"
+    return JSON_HEADERS + b"X-Forwarded-For: %s\r\n" % address.encode()
+
+
 FORM_HEADERS = b"Content-Type: application/x-www-form-urlencoded\r\n"
 
 
@@ -178,6 +193,8 @@ class SolvedChallenge:
 
     challenge_id: str
     answer_body: bytes
+    #: Request headers of the person who answers it, with their address.
+    headers: bytes
 
 
 def challenge_body(site: Site) -> bytes:
@@ -197,8 +214,8 @@ async def _issue_many(port: int, site: Site, count: int) -> list[dict]:
     body = challenge_body(site)
     issued = []
 
-    for _ in range(count):
-        reply = await post(port, CHALLENGES_PATH, body, JSON_HEADERS)
+    for index in range(count):
+        reply = await post(port, CHALLENGES_PATH, body, person_headers(index))
 
         if reply.status != 201:
             raise RuntimeError(
@@ -237,8 +254,9 @@ def build_pool(port: int, site: Site, count: int) -> list[SolvedChallenge]:
             json.dumps(
                 {"envelope": item["envelope"], "answer": {"nonces": nonces}}
             ).encode(),
+            person_headers(index),
         )
-        for item, nonces in zip(issued, solutions)
+        for index, (item, nonces) in enumerate(zip(issued, solutions))
     ]
 
 
@@ -365,7 +383,8 @@ class Scenario:
     # What came back shapes what follows.
 
     def challenge_issued(self, body: dict) -> None:
-        self.recent_challenges.append((body["challenge_id"], body["envelope"]))
+        puzzles = body.get("challenge", {}).get("puzzles", 16)
+        self.recent_challenges.append((body["challenge_id"], body["envelope"], puzzles))
 
     def person_waited(self, step: Step, elapsed: float) -> None:
         """Schedule the answer of a person whose challenge request returned.
@@ -491,17 +510,20 @@ class LoadRun:
         self.recorder.unexpected_reply(endpoint, step.kind, status, "")
 
     def _request(self, step: Step) -> tuple[str, str, bytes, bytes]:
-        if step.kind in ("challenge", "person-challenge"):
+        if step.kind == "challenge":
             return "challenge", CHALLENGES_PATH, self.challenge_body, JSON_HEADERS
+
+        if step.kind == "person-challenge":
+            return "challenge", CHALLENGES_PATH, self.challenge_body, step.item.headers
 
         if step.kind == "answer":
             path = f"{CHALLENGES_PATH}/{step.item.challenge_id}/answer"
-            return "answer", path, step.item.answer_body, JSON_HEADERS
+            return "answer", path, step.item.answer_body, step.item.headers
 
         if step.kind == "wrong-answer":
-            challenge_id, envelope = step.item
-            # Random nonces almost surely miss a 16-bit target.
-            nonces = [self.rng.randrange(2**40) for _ in range(16)]
+            challenge_id, envelope, puzzles = step.item
+            # Random nonces almost surely miss a target of 16 bits or more.
+            nonces = [self.rng.randrange(2**40) for _ in range(puzzles)]
             body = json.dumps({"envelope": envelope, "answer": {"nonces": nonces}})
             path = f"{CHALLENGES_PATH}/{challenge_id}/answer"
             return "answer", path, body.encode(), JSON_HEADERS
