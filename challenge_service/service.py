@@ -33,6 +33,7 @@ from .policy import Step
 from .policies import Policies
 from .signals import Visitors
 from .signing import ENVELOPE
+from .signing import MEDIA
 from .signing import InvalidSignature
 from .signing import PASS_TOKEN
 from .signing import Signer
@@ -204,7 +205,7 @@ class ChallengeService:
                 "k": key_id,
                 "v": selection.variant,
                 "style": selection.style,
-                "t": int(clock_now * 1000),
+                "t": round(clock_now * 1000),
                 "iat": now,
                 "exp": expires_at,
             },
@@ -215,7 +216,20 @@ class ChallengeService:
             kind.name,
             index,
         )
-        public = kind.describe(params, context) if hasattr(kind, "describe") else params
+        public = params
+
+        if getattr(kind, "has_media", False):
+            ticket = self.signer.sign(
+                MEDIA,
+                {
+                    "id": challenge_id,
+                    "k": key_id,
+                    "f": params["family"],
+                    "s": selection.style,
+                    "exp": expires_at,
+                },
+            )
+            public = kind.describe(params, context, ticket)
         return {
             "challenge_id": challenge_id,
             "level": flow["level"],
@@ -293,7 +307,9 @@ class ChallengeService:
         params = state["challenge"]
         network = self.visitors.network(address, clock_now)
         window = self.policies.get(site).window_seconds
-        elapsed_ms = (clock_now - context.issued_at) * 1000
+        # Whole milliseconds on both sides, so float rounding never turns an
+        # answer on time into one a millisecond early.
+        elapsed_ms = round(clock_now * 1000) - state["t"]
         required_ms = kind.required_ms(params) if hasattr(kind, "required_ms") else 0
 
         # 1. Timed challenges: only the server's clock counts.
@@ -543,7 +559,7 @@ class ChallengeService:
         if quota is not None:
             limit, window = quota
             allowed, frees_at = self.store.take_quota(
-                f"quota:{token['action']}", token["q"], token["jti"], limit, window, now
+                "quota", _quota_key(token), token["jti"], limit, window, now
             )
 
             if not allowed:
@@ -567,9 +583,7 @@ class ChallengeService:
 
         if outcome is Redemption.DUPLICATE:
             if quota is not None:
-                self.store.release_quota(
-                    f"quota:{token['action']}", token["q"], token["jti"]
-                )
+                self.store.release_quota("quota", _quota_key(token), token["jti"])
 
             self._audit("verify", site, token["action"], now, outcome="duplicate",
                         level=token["level"])
@@ -600,6 +614,10 @@ def _available(step: Step) -> tuple[Any, dict[str, Any]]:
         # NOTE: a plan may name a kind this build does not offer; the visitor
         # then waits instead, which every level allows.
         return challenges.get("timing"), {"mode": "wait"}
+
+
+def _quota_key(token: dict[str, Any]) -> str:
+    return f"{token['action']}:{token['q']}"
 
 
 def _flow_of(state: dict[str, Any]) -> dict[str, Any]:

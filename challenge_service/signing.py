@@ -22,10 +22,12 @@ from itsdangerous import URLSafeSerializer
 ENVELOPE = "challenge-envelope"
 PASS_TOKEN = "pass-token"
 RISK_TICKET = "risk-ticket"
+#: The image and audio URLs of one image challenge.
+MEDIA = "challenge-media"
 #: A fixed value stored in the shared store, to check that instances share keys.
 KEY_PROBE = "key-probe"
 
-PURPOSES = (ENVELOPE, PASS_TOKEN, RISK_TICKET, KEY_PROBE)
+PURPOSES = (ENVELOPE, PASS_TOKEN, RISK_TICKET, MEDIA, KEY_PROBE)
 
 #: Longest signed value that is even decoded; anything longer is rejected.
 MAX_SIGNED_LENGTH = 2048

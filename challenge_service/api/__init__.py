@@ -18,6 +18,7 @@ def register_blueprints(app: Flask) -> None:
     from . import assets
     from . import challenges
     from . import health
+    from . import media
     from . import siteverify
     from . import tickets
 
@@ -26,3 +27,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(assets.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(tickets.bp)
+    app.register_blueprint(media.bp)

@@ -52,6 +52,10 @@ MESSAGES = {
         "response is not a pass token issued by this service for this site."
     ),
     "timeout-or-duplicate": "response expired or was verified before.",
+    "quota-exceeded": (
+        "The subject of this token used up its quota for this action; it frees"
+        " up at quota_frees_at."
+    ),
     "invalid-remoteip": "remoteip is not an IPv4 or IPv6 address.",
     "bad-request": "The request is malformed.",
     "internal-error": "The service could not verify the token; retry shortly.",

@@ -6,6 +6,7 @@ from .base import ChallengeKind
 from .base import Context as Context
 from .base import Verdict as Verdict
 from .proof_of_work import ProofOfWork
+from .image import Image
 from .timing import Timing
 
 _KINDS: dict[str, ChallengeKind] = {}
@@ -37,3 +38,4 @@ def names() -> list[str]:
 
 register(ProofOfWork())
 register(Timing())
+register(Image())

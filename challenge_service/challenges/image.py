@@ -1,0 +1,103 @@
+"""Image challenges with an audio alternative in French and English.
+
+The envelope carries only the image family; the characters or the count that
+the image shows derive from the challenge's secret, which is derived from a
+signing key and the challenge id and never leaves the server. The image and
+the audio clip are served from URLs that carry a signed media ticket, so the
+server can draw them again without storing anything.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from ..errors import InvalidRequest
+from ..media import answers
+from ..media import image as drawing
+from .base import Context
+from .base import Verdict
+
+#: Longest answer the widget lets a person type.
+MAX_ANSWER_LENGTH = 32
+
+
+@functools.lru_cache(maxsize=64)
+def draw(family: str, secret: bytes, style: int) -> drawing.Drawing:
+    """Draw an image, reusing the drawing of a recent request in this process."""
+    return drawing.draw(family, secret, style)
+
+
+def audio_answer(secret: bytes) -> str:
+    """Return the digits that the audio alternative speaks for ``secret``."""
+    from ..media import audio
+
+    return audio.digits(secret)
+
+
+class Image:
+    """Challenge kind ``image``."""
+
+    name = "image"
+    variants = drawing.FAMILIES
+    cognitive = True
+    #: Wrong answers are counted, and the last one moves the visitor on.
+    limits_attempts = True
+    #: The kind serves an image and an audio clip.
+    has_media = True
+
+    def build(self, context: Context, family: str | None = None) -> dict[str, Any]:
+        chosen = family or self.variants[context.variant]
+        return {
+            "kind": self.name,
+            "family": chosen,
+            "alternatives": [
+                {"kind": self.name},
+                {"kind": "timing", "mode": "wait"},
+            ],
+        }
+
+    def describe(
+        self, params: dict[str, Any], context: Context, media_ticket: str
+    ) -> dict[str, Any]:
+        """Return what the widget shows: the image, its prompt and alternatives."""
+        drawn = draw(params["family"], context.secret, context.style)
+        base = f"/api/v1/challenges/{context.challenge_id}"
+        return {
+            **params,
+            "image_url": f"{base}/image?m={media_ticket}",
+            "audio_url": f"{base}/audio?m={media_ticket}",
+            "width": drawn.css_width,
+            "height": drawn.css_height,
+            "prompt": drawn.prompt,
+            "alt": drawn.alt,
+            "max_length": MAX_ANSWER_LENGTH,
+        }
+
+    def parse_answer(self, raw: Any) -> str:
+        if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
+            raise InvalidRequest(
+                "answer must be an object with a 'text' string: what the person typed.",
+                field="answer.text",
+            )
+
+        if len(raw["text"]) > MAX_ANSWER_LENGTH:
+            raise InvalidRequest(
+                f"answer.text must have at most {MAX_ANSWER_LENGTH} characters.",
+                field="answer.text",
+            )
+
+        return raw["text"]
+
+    def check(self, params: dict[str, Any], answer: str, context: Context) -> Verdict:
+        drawn = draw(params["family"], context.secret, context.style)
+
+        # The person may have read the image or listened to the clip; each
+        # has its own answer.
+        if answers.matches(answer, drawn.answer):
+            return Verdict(True)
+
+        if answers.matches(answer, audio_answer(context.secret)):
+            return Verdict(True)
+
+        return Verdict(False, "text-mismatch")

@@ -1,0 +1,239 @@
+"""Timing challenges on the server's clock, and variants rotated by epoch."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from challenge_service import challenges
+from challenge_service.challenges.epochs import Rotation
+from challenge_service.policies import Policies
+from challenge_service.policy import SitePolicy
+from challenge_service.signing import Signer
+from conftest import ORIGIN
+from conftest import SIGNING_KEY
+
+DAY = 86400
+
+
+def _payload(signed: str) -> dict:
+    data = signed.split(".")[0]
+    return json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
+
+
+@pytest.fixture
+def timed(app, flow):
+    """Return the hold step of a level-2 flow."""
+    Policies(app.extensions["challenge_service"].store).set(
+        flow.site, SitePolicy(floor=2)
+    )
+    issued = flow.issue().get_json()
+    following = flow.answer(issued).get_json()
+    assert following["challenge"]["kind"] == "timing"
+    return following
+
+
+def _send(flow, issued, answer):
+    return flow.client.post(
+        f"/api/v1/challenges/{issued['challenge_id']}/answer",
+        json={"envelope": issued["envelope"], "answer": answer},
+        headers={"Origin": ORIGIN},
+    )
+
+
+def test_hold_one_second_early_rejected(flow, clock, timed):
+    hold_ms = timed["challenge"]["hold_ms"]
+    clock.advance(hold_ms / 1000 - 1)
+
+    response = _send(flow, timed, {"held_ms": hold_ms, "input": "key"})
+
+    assert response.status_code == 422
+    assert response.get_json()["error"] == "too-early"
+    assert response.get_json()["retry_after_ms"] == 1000
+    assert response.headers["Retry-After"] == "1"
+
+
+def test_hold_on_time_passes(flow, clock, timed):
+    hold_ms = timed["challenge"]["hold_ms"]
+    clock.advance(hold_ms / 1000 - 1)
+    _send(flow, timed, {"held_ms": hold_ms, "input": "key"})
+    clock.advance(1)
+
+    response = _send(flow, timed, {"held_ms": hold_ms, "input": "pointer"})
+
+    assert response.status_code == 200
+    assert response.get_json()["result"] == "pass"
+    assert flow.verify(response.get_json()["pass_token"])["kinds"] == ["pow", "timing"]
+
+
+def test_hold_released_early_is_wrong(flow, clock, timed):
+    hold_ms = timed["challenge"]["hold_ms"]
+    clock.advance(hold_ms / 1000)
+
+    response = _send(flow, timed, {"held_ms": hold_ms - 100, "input": "key"})
+
+    assert response.status_code == 422
+    assert response.get_json()["error"] == "wrong-answer"
+
+
+def test_reported_times_cannot_shorten_wait(flow, clock, timed):
+    # The browser may claim any duration; only the server's clock counts.
+    response = _send(flow, timed, {"held_ms": 600_000, "input": "key"})
+
+    assert response.get_json()["error"] == "too-early"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"held_ms": -1},
+        {"held_ms": "2000"},
+        {"held_ms": True},
+        {"held_ms": 10**9},
+        {"input": "voice"},
+        [],
+        "held",
+    ],
+)
+def test_bad_timing_answers_rejected(flow, timed, answer):
+    response = _send(flow, timed, answer)
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid-request"
+    assert response.get_json()["field"].startswith("answer")
+
+
+def test_switch_to_wait(flow, clock, timed):
+    response = flow.client.post(
+        f"/api/v1/challenges/{timed['challenge_id']}/replace",
+        json={"envelope": timed["envelope"], "alternative": {"kind": "timing", "mode": "wait"}},
+        headers={"Origin": ORIGIN},
+    )
+    waiting = response.get_json()
+
+    assert response.status_code == 201
+    assert waiting["challenge"]["mode"] == "wait"
+    assert waiting["step"] == timed["step"]
+    assert _send(flow, waiting, {}).get_json()["error"] == "too-early"
+    clock.advance(waiting["challenge"]["wait_ms"] / 1000)
+    passed = _send(flow, waiting, {}).get_json()
+    assert flow.verify(passed["pass_token"])["success"] is True
+
+
+def test_switch_spends_the_old_challenge(flow, clock, timed):
+    flow.client.post(
+        f"/api/v1/challenges/{timed['challenge_id']}/replace",
+        json={"envelope": timed["envelope"], "alternative": {"kind": "timing", "mode": "wait"}},
+        headers={"Origin": ORIGIN},
+    )
+    clock.advance(5)
+
+    response = _send(flow, timed, {"held_ms": 5000, "input": "key"})
+
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "alternative",
+    [
+        {"kind": "pow"},
+        {"kind": "image"},
+        {"kind": "timing", "mode": "instant"},
+        {"kind": "timing", "mode": "wait", "wait_ms": 0},
+        "wait",
+        None,
+    ],
+)
+def test_switch_rejects_unoffered_alternatives(flow, timed, alternative):
+    response = flow.client.post(
+        f"/api/v1/challenges/{timed['challenge_id']}/replace",
+        json={"envelope": timed["envelope"], "alternative": alternative},
+        headers={"Origin": ORIGIN},
+    )
+
+    assert response.status_code == 400
+    assert response.get_json()["field"] == "alternative"
+
+
+def test_device_clock_plays_no_part(flow, clock, timed):
+    # Nothing the browser sends carries its clock; a client report with a
+    # wildly wrong timestamp changes nothing.
+    clock.advance(timed["challenge"]["hold_ms"] / 1000)
+    response = flow.client.post(
+        f"/api/v1/challenges/{timed['challenge_id']}/answer",
+        json={
+            "envelope": timed["envelope"],
+            "answer": {"held_ms": timed["challenge"]["hold_ms"], "input": "touch"},
+            "client": {"solve_ms": 7_200_000},
+        },
+        headers={"Origin": ORIGIN},
+    )
+
+    assert response.status_code == 200
+
+
+# Epochs.
+
+
+def _rotation(key: str = SIGNING_KEY) -> Rotation:
+    return Rotation(Signer([key]).derive, DAY)
+
+
+@pytest.mark.parametrize("name", challenges.names())
+def test_consecutive_epochs_differ_for_every_kind(name):
+    kind = challenges.get(name)
+    rotation = _rotation()
+
+    for day in range(30):
+        today = rotation.select(name, len(kind.variants), day * DAY + 10)
+        tomorrow = rotation.select(name, len(kind.variants), (day + 1) * DAY + 10)
+
+        assert today.variant != tomorrow.variant
+        assert today.style != tomorrow.style
+
+
+@pytest.mark.parametrize("name", challenges.names())
+def test_same_epoch_same_variant(name):
+    kind = challenges.get(name)
+    rotation = _rotation()
+
+    morning = rotation.select(name, len(kind.variants), 5 * DAY + 1)
+    evening = rotation.select(name, len(kind.variants), 6 * DAY - 1)
+
+    assert morning == evening
+    assert _rotation().select(name, len(kind.variants), 5 * DAY + 1) == morning
+
+
+def test_other_key_other_rotation():
+    other = _rotation("another-signing-key-0123456789abcdefgh")
+    selections = [_rotation().select("pow", 3, day * DAY) for day in range(10)]
+    others = [other.select("pow", 3, day * DAY) for day in range(10)]
+
+    assert [s.style for s in selections] != [s.style for s in others]
+
+
+def test_pow_variant_follows_epoch(flow, clock):
+    variants = set()
+
+    for _ in range(3):
+        issued = flow.issue().get_json()
+        challenge = issued["challenge"]
+        variants.add((challenge["bits"], challenge["puzzles"], len(challenge["salt"])))
+        clock.advance(DAY)
+
+    assert len(variants) == 3
+
+
+def test_challenge_from_before_epoch_change_still_passes(flow, clock):
+    # Issue one second before the epoch ends, answer after it.
+    clock.advance(DAY - clock() % DAY - 1)
+    issued = flow.issue().get_json()
+    clock.advance(2)
+    assert _payload(flow.issue().get_json()["envelope"])["v"] != _payload(issued["envelope"])["v"]
+
+    response = flow.answer(issued, solve_seconds=0.5)
+
+    assert response.status_code == 200
+    assert flow.verify(response.get_json()["pass_token"])["success"] is True
