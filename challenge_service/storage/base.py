@@ -566,9 +566,13 @@ class Store(Protocol):
         Otherwise nothing is recorded and the result is ``(False, frees_at)``,
         where ``frees_at`` is the Unix time at which a slot frees: when the
         oldest entry leaves, or a later one if the log holds more than
-        ``limit`` entries because the limit was lowered. An entry that already
-        occupies a slot keeps it and its time, and taking it again returns
-        ``(True, None)``.
+        ``limit`` entries because the limit was lowered.
+
+        An entry that already occupies a slot keeps it and its time, and
+        taking it again records nothing and returns ``(True, expires_at)``,
+        the time its slot frees. A caller that releases the slot when a later
+        step fails should release it only after ``(True, None)``. Otherwise a
+        retry would free the slot of the call that recorded the entry.
 
         The check and the write are one atomic step, so of concurrent callers
         on any process or instance that race for the last slot exactly one

@@ -207,12 +207,15 @@ return total
 # ARGV: now, the new entry's expiry, the limit, the entry, the new entry's
 # expiry in Unix ms. The times are strings, because Lua would format numbers
 # with 14 significant digits only.
-# Returns {1} when the entry occupies a slot, or {0, frees_at}.
+# Returns {1} when it recorded the entry, {1, expiry} when the entry was in the
+# log already, or {0, frees_at}.
 _TAKE_QUOTA = """
 redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", ARGV[1])
 
-if redis.call("ZSCORE", KEYS[1], ARGV[4]) then
-    return {1}
+local existing = redis.call("ZSCORE", KEYS[1], ARGV[4])
+
+if existing then
+    return {1, existing}
 end
 
 local count = redis.call("ZCARD", KEYS[1])
@@ -603,11 +606,8 @@ class RedisStore(StoreBase):
             _unix_milliseconds(expires_at),
         ]
         result = self._run(lambda connection: connection.take_quota(keys, arguments))
-
-        if result[0] == 1:
-            return True, None
-
-        return False, float(result[1])
+        expires_or_frees_at = float(result[1]) if len(result) > 1 else None
+        return result[0] == 1, expires_or_frees_at
 
     def _release_quota(self, name: str, key: str, entry: str) -> None:
         quota_key = self._quota_key(name, key)

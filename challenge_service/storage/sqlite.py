@@ -381,12 +381,13 @@ class SQLiteStore(StoreBase):
                 (name, key, now),
             )
             existing = connection.execute(
-                "SELECT 1 FROM quota_entries WHERE name = ? AND key = ? AND entry = ?",
+                "SELECT expires_at FROM quota_entries WHERE name = ? AND key = ?"
+                " AND entry = ?",
                 (name, key, entry),
             ).fetchone()
 
             if existing is not None:
-                return True, None
+                return True, existing[0]
 
             (entry_count,) = connection.execute(
                 "SELECT COUNT(*) FROM quota_entries WHERE name = ? AND key = ?",

@@ -263,10 +263,19 @@ class TestQuotas:
         third = store.take_quota("subject", "key-1", "e3", 2, WINDOW, NOW + 12)
         full_again = store.take_quota("subject", "key-1", "e1", 2, WINDOW, NOW + 13)
 
-        assert again == (True, None)
+        assert again == (True, NOW + WINDOW)
         assert second == (True, None)
         assert third == (False, NOW + WINDOW)
-        assert full_again == (True, None)
+        assert full_again == (True, NOW + WINDOW)
+
+    def test_left_entry_recorded_again(self, store):
+        store.take_quota("subject", "key-1", "e1", 2, WINDOW, NOW)
+
+        again = store.take_quota("subject", "key-1", "e1", 2, WINDOW, NOW + 60)
+        retaken = store.take_quota("subject", "key-1", "e1", 2, WINDOW, NOW + 61)
+
+        assert again == (True, None)
+        assert retaken == (True, NOW + 120)
 
     def test_release_frees_slot(self, store):
         store.take_quota("subject", "key-1", "e1", 1, WINDOW, NOW)
