@@ -103,7 +103,7 @@ def run_round(options, captcha_image, captcha_audio) -> dict[str, float]:
         )
         for index in range(options.clips)
     ]
-    digits = [(audio.digits_answer(call[0]),) for call in clip_calls]
+    spoken_digits = [(audio.digits(call[0]),) for call in clip_calls]
 
     def draw_captcha_image(text: str) -> bytes:
         return captcha_image.generate(text).getvalue()
@@ -121,7 +121,7 @@ def run_round(options, captcha_image, captcha_audio) -> dict[str, float]:
         / time_calls(lambda *call: image.draw(*call).png, count_calls),
         "captcha image": options.images / time_calls(draw_captcha_image, strings),
         "clip": options.clips / time_calls(mix_clip, clip_calls),
-        "captcha audio": options.clips / time_calls(mix_captcha_audio, digits),
+        "captcha audio": options.clips / time_calls(mix_captcha_audio, spoken_digits),
     }
 
 

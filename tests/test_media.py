@@ -364,7 +364,7 @@ def test_audio_answer_digits():
     lengths = set()
 
     for number in range(100):
-        answer = audio.digits_answer(secret(number))
+        answer = audio.digits(secret(number))
         lengths.add(len(answer))
 
         assert answer.isdigit()
@@ -377,7 +377,7 @@ def test_clip_answer_same_in_both_languages():
     french = audio.clip(secret(4), "fr", STYLE)
     english = audio.clip(secret(4), "en", STYLE)
 
-    assert french.answer == english.answer == audio.digits_answer(secret(4))
+    assert french.answer == english.answer == audio.digits(secret(4))
     assert french.wav != english.wav
 
 

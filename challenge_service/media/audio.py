@@ -94,7 +94,7 @@ def clip(secret: bytes, lang: str, style: int) -> Clip:
         raise ValueError(f"Unknown audio language {lang!r}; use 'fr' or 'en'.")
     _random.check_secret(secret)
     parameters = audio_style(style)
-    answer = digits_answer(secret)
+    answer = digits(secret)
     rng = _random.generator(
         b"audio-mix", lang.encode(), _random.style_bytes(style), secret
     )
@@ -109,7 +109,7 @@ def clip(secret: bytes, lang: str, style: int) -> Clip:
     )
 
 
-def digits_answer(secret: bytes) -> str:
+def digits(secret: bytes) -> str:
     """Return the digits that the audio clip of ``secret`` speaks.
 
     The digits do not depend on the language or the style, so a person who
@@ -294,7 +294,7 @@ def _voice_bank(lang: str) -> _VoiceBank:
             " scripts/make-voices and reinstall the package."
         )
 
-    digits = []
+    recordings = []
     for digit in range(10):
         names = sorted(
             entry.name
@@ -305,11 +305,11 @@ def _voice_bank(lang: str) -> _VoiceBank:
             raise FileNotFoundError(
                 f"No recording of the digit {digit} in {folder}; run scripts/make-voices."
             )
-        digits.append(
+        recordings.append(
             tuple(_read_wav(folder.joinpath(name).read_bytes()) for name in names)
         )
 
-    return _VoiceBank(_read_wav(instruction.read_bytes()), tuple(digits))
+    return _VoiceBank(_read_wav(instruction.read_bytes()), tuple(recordings))
 
 
 def _read_wav(data: bytes) -> np.ndarray:
