@@ -21,6 +21,7 @@ from .service import ChallengeService
 from .signals import load_hash_key
 from .signals import Visitors
 from .service import Settings
+from .testkeys import ensure_test_sites
 from .keys import KEYS_FILE
 from .keys import KeyFile
 from .keys import KeyFileError
@@ -67,12 +68,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             token_ttl=settings["TOKEN_TTL"],
             ticket_ttl=settings["RISK_TICKET_TTL"],
             epoch_seconds=settings["EPOCH_SECONDS"],
+            test_keys=settings["TEST_KEYS"],
         ),
         clock=settings.get("CLOCK") or time.time,
         visitors=Visitors(store, load_hash_key(store)),
     )
     app.extensions["challenge_service"] = service
     _check_shared_keys(store, signer)
+
+    if settings["TEST_KEYS"]:
+        ensure_test_sites(store, service.clock())
 
     # HTTP: error handlers, blueprints, headers.
     errors.init_app(app)

@@ -56,6 +56,8 @@ DEFAULTS: dict[str, Any] = {
     # Reverse proxies in front of the service whose X-Forwarded-For is
     # trusted; 0 takes the address of the connection itself.
     "PROXY_HOPS": 0,
+    # Create the published test site keys and accept their test secrets.
+    "TEST_KEYS": True,
 }
 
 #: Bounds of the integer settings, checked at start.

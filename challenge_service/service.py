@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import challenges
+from . import testkeys
 from .challenges import Context
 from .challenges.epochs import Rotation
 from .errors import AlreadyAnswered
@@ -79,6 +80,8 @@ class Settings:
     token_ttl: int
     ticket_ttl: int = 300
     epoch_seconds: int = 86400
+    #: Whether the published test keys work.
+    test_keys: bool = True
 
 
 class ChallengeService:
@@ -303,6 +306,12 @@ class ChallengeService:
         clock_now = self._check_open(site, state)
         kind = challenges.get(state["challenge"]["kind"])
         answer = kind.parse_answer(raw_answer)
+
+        if self.settings.test_keys and site.sitekey == testkeys.ALWAYS_FAIL.sitekey:
+            raise WrongAnswer(
+                "This is the test site key that always fails.", field="answer"
+            )
+
         context = self.context(state, clock_now)
         params = state["challenge"]
         network = self.visitors.network(address, clock_now)
@@ -520,8 +529,16 @@ class ChallengeService:
         if missing:
             return _failure(*missing)
 
-        # 2. The secret names the site; a token of another site is invalid.
         now = self.clock()
+
+        if self.settings.test_keys:
+            if hmac.compare_digest(secret.encode(), testkeys.ALWAYS_PASS_SECRET.encode()):
+                return _test_success(now)
+
+            if hmac.compare_digest(secret.encode(), testkeys.ALWAYS_FAIL_SECRET.encode()):
+                return _failure("invalid-input-response")
+
+        # 2. The secret names the site; a token of another site is invalid.
         site = self.store.site_by_secret_hash(hash_secret(secret), now)
 
         if site is None:
@@ -614,6 +631,19 @@ def _available(step: Step) -> tuple[Any, dict[str, Any]]:
         # NOTE: a plan may name a kind this build does not offer; the visitor
         # then waits instead, which every level allows.
         return challenges.get("timing"), {"mode": "wait"}
+
+
+def _test_success(now: float) -> dict[str, Any]:
+    return {
+        "success": True,
+        "challenge_ts": isoformat(now),
+        "hostname": "localhost",
+        "action": "test",
+        "level": 0,
+        "kinds": [],
+        "reasons": [],
+        "error-codes": [],
+    }
 
 
 def _quota_key(token: dict[str, Any]) -> str:
