@@ -256,15 +256,15 @@ def image_style(style: int) -> ImageStyle:
         font_index=font_index,
         font_size=font_size,
         font_stroke=int(rng.integers(0, 2)) + (0 if _font_file(font_index) else 2),
-        max_rotation=float(rng.uniform(10, 20)),
+        max_rotation=float(rng.uniform(8, 16)),
         overlap=int(font_size * rng.uniform(0.0, 0.06)),
         baseline_amplitude=float(rng.uniform(4, 16)),
         warp_x=(float(rng.uniform(4, 8)), float(rng.uniform(70, 130))),
         warp_y=(float(rng.uniform(6, 12)), float(rng.uniform(110, 220))),
-        crossing_strokes=int(rng.integers(1, 3)),
+        crossing_strokes=1,
         crossing_width=int(rng.integers(4, 7)),
-        noise_arcs=int(rng.integers(2, 5)),
-        noise_arc_width=int(rng.integers(2, 4)),
+        noise_arcs=int(rng.integers(1, 4)),
+        noise_arc_width=2,
         dot_density=float(rng.uniform(0.001, 0.003)),
         palette=PALETTES[int(rng.integers(0, len(PALETTES)))],
         shapes=shapes,
@@ -365,9 +365,9 @@ def _draw_crossing_strokes(
         # Short waves cross the text at steep angles instead of running
         # along the tops or feet of the glyphs, where a person would take
         # them for a part of a letter.
-        centre = HEIGHT * rng.uniform(0.4, 0.6)
-        amplitude = HEIGHT * rng.uniform(0.18, 0.3)
-        wavelength = WIDTH * rng.uniform(0.35, 0.6)
+        centre = HEIGHT * rng.uniform(0.45, 0.55)
+        amplitude = HEIGHT * rng.uniform(0.12, 0.22)
+        wavelength = WIDTH * rng.uniform(0.25, 0.45)
         slope = rng.uniform(-0.1, 0.1)
         phase = rng.uniform(0, 2 * np.pi)
         ys = centre + slope * (xs - WIDTH / 2)
