@@ -42,8 +42,7 @@ class Policies:
         return policy
 
     def _load(self, sitekey: str) -> SitePolicy:
-        read = getattr(self.store, "setting", None)
-        raw = read(setting_name(sitekey)) if read else None
+        raw = self.store.setting(setting_name(sitekey))
 
         if raw is None:
             return DEFAULT

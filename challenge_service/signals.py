@@ -100,11 +100,8 @@ class Visitors:
             (COUNTERS[code], network, window)
             for code in ("wrong-answers", "fast-solve", "fast-answer", "replay")
         ]
-        # TODO: one store round trip for all counters.
-        hit_counts = [self.store.hit(name, key, span, now) for name, key, span in hits]
-        wrong, fast_solve, fast_answer, replay = [
-            self.store.count(name, key, span, now) for name, key, span in reads
-        ]
+        hit_counts, read_counts = self.store.observe(hits, reads, now)
+        wrong, fast_solve, fast_answer, replay = read_counts
         return Signals(
             network_rate=hit_counts[0],
             site_rate=hit_counts[1],

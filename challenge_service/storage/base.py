@@ -346,6 +346,30 @@ class StoreBase:
         _validate_counter(name, key, window, now)
         return self._count(name, key, window, counter_span(window, now))
 
+    def observe(
+        self,
+        hits: list[tuple[str, str, int]],
+        reads: list[tuple[str, str, int]],
+        now: float,
+    ) -> tuple[list[int], list[int]]:
+        """Hit and count several counters at once; see :meth:`Store.observe`."""
+        for name, key, window in [*hits, *reads]:
+            _validate_counter(name, key, window, now)
+
+        return self._observe(
+            [(name, key, window, counter_span(window, now)) for name, key, window in hits],
+            [(name, key, window, counter_span(window, now)) for name, key, window in reads],
+        )
+
+    def _observe(
+        self,
+        hits: list[tuple[str, str, int, CounterSpan]],
+        reads: list[tuple[str, str, int, CounterSpan]],
+    ) -> tuple[list[int], list[int]]:
+        hit_counts = [self._hit(name, key, window, span, 1) for name, key, window, span in hits]
+        read_counts = [self._count(name, key, window, span) for name, key, window, span in reads]
+        return hit_counts, read_counts
+
     def take_quota(
         self, name: str, key: str, entry: str, limit: int, window: int, now: float
     ) -> tuple[bool, float | None]:
@@ -638,6 +662,22 @@ class Store(Protocol):
 
     def claim_setting(self, name: str, value: str) -> str:
         """Store ``value`` under ``name`` unless a value is there; return the stored one."""
+
+    def setting(self, name: str) -> str | None:
+        """Return the value stored under ``name``, or None."""
+
+    def observe(
+        self,
+        hits: list[tuple[str, str, int]],
+        reads: list[tuple[str, str, int]],
+        now: float,
+    ) -> tuple[list[int], list[int]]:
+        """Add one event to each ``(name, key, window)`` of ``hits``, then count.
+
+        Return the counts of ``hits`` (with the new events) and of ``reads``,
+        as :meth:`hit` and :meth:`count` would, in one round trip. Each hit is
+        atomic on its own; the batch is not a transaction across counters.
+        """
 
     def replace_setting(self, name: str, value: str) -> None:
         """Store ``value`` under ``name``, replacing any value."""

@@ -587,6 +587,34 @@ class RedisStore(StoreBase):
         arguments = [span.current, span.first, amount, span.expires_ms]
         return self._run(lambda connection: connection.hit(keys, arguments))
 
+    def _observe(
+        self,
+        hits: list[tuple[str, str, int, CounterSpan]],
+        reads: list[tuple[str, str, int, CounterSpan]],
+    ) -> tuple[list[int], list[int]]:
+        def observe(connection: _Connection) -> tuple[list[int], list[int]]:
+            # One pipeline, one round trip; each hit script is atomic alone.
+            pipeline = connection.client.pipeline(transaction=False)
+
+            for name, key, window, span in hits:
+                connection.hit(
+                    [self._counter_key(name, window, key)],
+                    [span.current, span.first, 1, span.expires_ms],
+                    client=pipeline,
+                )
+
+            for name, key, window, _ in reads:
+                pipeline.hgetall(self._counter_key(name, window, key))
+
+            results = pipeline.execute()
+            read_counts = [
+                sum(int(count) for bucket, count in buckets.items() if int(bucket) >= span.first)
+                for buckets, (_, _, _, span) in zip(results[len(hits) :], reads)
+            ]
+            return [int(total) for total in results[: len(hits)]], read_counts
+
+        return self._run(observe)
+
     def _count(self, name: str, key: str, window: int, span: CounterSpan) -> int:
         counter_key = self._counter_key(name, window, key)
         buckets = self._run(lambda connection: connection.client.hgetall(counter_key))
@@ -736,6 +764,10 @@ class RedisStore(StoreBase):
     def replace_setting(self, name: str, value: str) -> None:
         key = f"{self.prefix}setting:{name}"
         self._run(lambda connection: connection.client.set(key, value))
+
+    def setting(self, name: str) -> str | None:
+        key = f"{self.prefix}setting:{name}"
+        return self._run(lambda connection: connection.client.get(key))
 
     def check(self) -> None:
         self._run(lambda connection: connection.client.ping())

@@ -363,6 +363,46 @@ class SQLiteStore(StoreBase):
 
         return row[0]
 
+    def _observe(
+        self,
+        hits: list[tuple[str, str, int, CounterSpan]],
+        reads: list[tuple[str, str, int, CounterSpan]],
+    ) -> tuple[list[int], list[int]]:
+        # One transaction, so a challenge request takes the writer lock once.
+        hit_counts = []
+
+        with self._transaction() as connection:
+            for name, key, window, span in hits:
+                counter = (name, window, key)
+                connection.execute(
+                    "INSERT INTO counter_buckets (name, window_seconds, key, bucket,"
+                    " count, expires_ms) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT"
+                    " DO UPDATE SET count = count + excluded.count",
+                    (*counter, span.current, span.expires_ms),
+                )
+                connection.execute(
+                    "DELETE FROM counter_buckets WHERE name = ? AND window_seconds = ?"
+                    " AND key = ? AND bucket < ?",
+                    (*counter, span.first),
+                )
+                row = connection.execute(
+                    "SELECT COALESCE(SUM(count), 0) FROM counter_buckets WHERE"
+                    " name = ? AND window_seconds = ? AND key = ? AND bucket >= ?",
+                    (*counter, span.first),
+                ).fetchone()
+                hit_counts.append(row[0])
+
+            read_counts = [
+                connection.execute(
+                    "SELECT COALESCE(SUM(count), 0) FROM counter_buckets WHERE"
+                    " name = ? AND window_seconds = ? AND key = ? AND bucket >= ?",
+                    (name, window, key, span.first),
+                ).fetchone()[0]
+                for name, key, window, span in reads
+            ]
+
+        return hit_counts, read_counts
+
     def _count(self, name: str, key: str, window: int, span: CounterSpan) -> int:
         rows = self._query(
             "SELECT COALESCE(SUM(count), 0) FROM counter_buckets WHERE name = ?"

@@ -1,0 +1,67 @@
+"""Contract tests of the batched counter call and of setting reads."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+NOW = float((int(time.time()) // 86400 + 2) * 86400)
+
+
+def test_observe_matches_hit_and_count(store):
+    store.hit("net", "a", 600, NOW)
+    store.hit("wrong", "a", 600, NOW, amount=3)
+
+    hit_counts, read_counts = store.observe(
+        [("net", "a", 600), ("site", "1", 60)],
+        [("wrong", "a", 600), ("replay", "a", 600)],
+        NOW + 1,
+    )
+
+    assert hit_counts == [2, 1]
+    assert read_counts == [3, 0]
+    assert store.count("net", "a", 600, NOW + 1) == 2
+    assert store.count("wrong", "a", 600, NOW + 1) == 3
+
+
+def test_observe_reads_add_nothing(store):
+    store.observe([], [("net", "b", 600)], NOW)
+
+    assert store.count("net", "b", 600, NOW) == 0
+
+
+def test_observe_drops_events_past_window(store):
+    store.observe([("net", "c", 60)], [], NOW)
+
+    hit_counts, _ = store.observe([("net", "c", 60)], [], NOW + 67)
+
+    assert hit_counts == [1]
+
+
+def test_observe_empty_batch(store):
+    assert store.observe([], [], NOW) == ([], [])
+
+
+@pytest.mark.parametrize(
+    "hits",
+    [
+        [("bad name!", "k", 60)],
+        [("net", "", 60)],
+        [("net", "k", 0)],
+    ],
+)
+def test_observe_rejects_bad_counters(store, hits):
+    with pytest.raises(ValueError):
+        store.observe(hits, [], NOW)
+
+    assert store.count("net", "k", 60, NOW) == 0
+
+
+def test_setting_reads_stored_value(store):
+    assert store.setting("policy:x") is None
+
+    store.replace_setting("policy:x", '{"floor": 1}')
+
+    assert store.setting("policy:x") == '{"floor": 1}'
+    assert store.claim_setting("policy:x", "other") == '{"floor": 1}'
