@@ -21,6 +21,7 @@ from .service import ChallengeService
 from .signals import load_hash_key
 from .signals import Visitors
 from .service import Settings
+from .maintenance import PurgeJob
 from .testkeys import ensure_test_sites
 from .keys import KEYS_FILE
 from .keys import KeyFile
@@ -78,6 +79,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     if settings["TEST_KEYS"]:
         ensure_test_sites(store, service.clock())
+
+    purge_job = PurgeJob(
+        store,
+        service.clock,
+        settings["AUDIT_RETENTION"],
+        settings["RATE_RETENTION"],
+        settings["PURGE_INTERVAL"],
+    )
+    app.extensions["purge_job"] = purge_job
+    # Started on the first request, so that each forked worker runs its own.
+    app.before_request(purge_job.start)
 
     # HTTP: error handlers, blueprints, headers.
     errors.init_app(app)

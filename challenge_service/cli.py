@@ -22,6 +22,8 @@ from .keys import KeyFile
 from .keys import KeyFileError
 from .keys import RELOAD_INTERVAL
 from .keys import RETIRE_MARGIN
+from .policies import Policies
+from .policy import SitePolicy
 from .service import isoformat
 from .sites import create_site
 from .sites import rotate_secret
@@ -263,6 +265,60 @@ def sites_rotate_secret(sitekey: str, grace: int | None, data_dir: Path | None) 
         )
 
 
+@sites.command("policy")
+@click.argument("sitekey")
+@click.option(
+    "--set",
+    "changes",
+    multiple=True,
+    metavar="FIELD=JSON",
+    help="Change one policy field, for example --set floor=1 or"
+    ' --set \'quotas={"book": [2, 604800]}\'. Repeat for several fields.',
+)
+@click.option("--reset", is_flag=True, help="Go back to the default policy.")
+@_data_dir_option
+def sites_policy(
+    sitekey: str, changes: tuple[str, ...], reset: bool, data_dir: Path | None
+) -> None:
+    """Show or change a site's risk policy: thresholds, budgets, quotas."""
+    store = _store(data_dir)
+    site = store.site_by_sitekey(sitekey)
+
+    if site is None:
+        raise click.ClickException(
+            f"No site has the site key {sitekey!r}; see `sites list`."
+        )
+
+    policies = Policies(store)
+    values = {} if reset else policies.get(site).to_dict()
+
+    for change in changes:
+        field, separator, raw = change.partition("=")
+
+        if not separator:
+            raise click.ClickException(
+                f"--set {change!r} has no '='; write FIELD=JSON, such as floor=1."
+            )
+
+        try:
+            values[field.strip()] = json.loads(raw)
+        except ValueError:
+            raise click.ClickException(
+                f"The value of {field!r} is not JSON; quote strings and write"
+                " lists as [2, 604800]."
+            ) from None
+
+    if changes or reset:
+        try:
+            policies.set(site, SitePolicy.from_dict(values))
+        except (ValueError, TypeError) as error:
+            raise click.ClickException(f"The policy was not changed: {error}") from None
+
+        click.echo("Policy saved; running services apply it within 5 seconds.")
+
+    click.echo(json.dumps(policies.get(site).to_dict(), indent=2, sort_keys=True))
+
+
 def _key_file(data_dir: Path | None) -> KeyFile:
     # Keys set in the environment cannot be rotated from here: every instance
     # reads its own copy, so the operator changes them all.
@@ -354,6 +410,16 @@ def keys_retire(force: bool, data_dir: Path | None) -> None:
 @main.command()
 @_data_dir_option
 def purge(data_dir: Path | None) -> None:
-    """Delete records of used challenges and tokens that have expired."""
-    deleted = _store(data_dir).purge_expired(time.time())
-    click.echo(f"Deleted {deleted} expired records.")
+    """Delete expired records, old audit events and old rate data.
+
+    Audit events older than CHALLENGE_SERVICE_AUDIT_RETENTION seconds and rate
+    data older than CHALLENGE_SERVICE_RATE_RETENTION seconds go. The service
+    also purges by itself every CHALLENGE_SERVICE_PURGE_INTERVAL seconds.
+    """
+    settings = _settings()
+    deleted = _store(data_dir).purge(
+        time.time(), settings["AUDIT_RETENTION"], settings["RATE_RETENTION"]
+    )
+
+    for kind, count in deleted.items():
+        click.echo(f"Deleted {count} {kind} records.")

@@ -58,6 +58,12 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_HOPS": 0,
     # Create the published test site keys and accept their test secrets.
     "TEST_KEYS": True,
+    # Seconds audit events are kept (180 days).
+    "AUDIT_RETENTION": 180 * 86400,
+    # Seconds rate counters and quota logs are kept past their windows.
+    "RATE_RETENTION": 86400,
+    # Seconds between automatic purges; 0 turns the automatic purge off.
+    "PURGE_INTERVAL": 3600,
 }
 
 #: Bounds of the integer settings, checked at start.
@@ -69,6 +75,9 @@ _INT_BOUNDS = {
     "RISK_TICKET_TTL": (MIN_TTL, MAX_TTL),
     "EPOCH_SECONDS": (60, 30 * 86400),
     "PROXY_HOPS": (0, 5),
+    "AUDIT_RETENTION": (86400, 10 * 366 * 86400),
+    "RATE_RETENTION": (3600, 30 * 86400),
+    "PURGE_INTERVAL": (0, 7 * 86400),
 }
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
