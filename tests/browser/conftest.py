@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -110,12 +109,10 @@ def free_port() -> int:
 
 
 def _serve_command() -> list[str]:
-    executable = shutil.which("challenge-service")
-
-    if executable is None:
-        return [sys.executable, "-m", "challenge_service"]
-
-    return [executable]
+    # The package of this checkout, not whatever an installed
+    # challenge-service script imports: an editable install made from another
+    # folder would run that folder's code, or fail to start.
+    return [sys.executable, "-m", "challenge_service"]
 
 
 def _answers(url: str) -> bool:

@@ -12,7 +12,10 @@
 
   if (window.challengeWidget && window.challengeWidget.version) return;
 
-  var PARTS = ['i18n.js', 'service.js', 'runner.js', 'run.js', 'view.js', 'widget.js'];
+  var PARTS = [
+    'i18n.js', 'service.js', 'runner.js', 'run.js', 'view.js', 'steps.js', 'timing.js', 'audio.js', 'image.js',
+    'widget.js', 'token.js'
+  ];
   var ACTION_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
   var DEFAULT_ACTION = 'default';
   var DEFAULT_FIELD_NAME = 'challenge-response';
@@ -87,6 +90,13 @@
     };
   }
 
+  // The attribute is read at each challenge request, unless the riskTicket
+  // option overrides it, so a page can replace an expired ticket in place.
+  function riskTicketReader(element, explicit) {
+    if (typeof explicit === 'string') return function () { return explicit; };
+    return function () { return element.getAttribute('data-risk-ticket') || ''; };
+  }
+
   // Returns the options the Widget uses. `problem` describes an invalid option,
   // the missing sitekey first, or is null.
   function normalizeOptions(element, explicitOptions) {
@@ -106,9 +116,13 @@
       responseFieldName: merged.responseFieldName || DEFAULT_FIELD_NAME,
       api: scriptUrl.origin,
       solver: merged.solver === 'main-thread' ? 'main-thread' : 'auto',
+      readRiskTicket: riskTicketReader(element, explicitOptions.riskTicket),
       base: base,
       problem: null
     };
+    if (explicitOptions.riskTicket !== undefined && typeof explicitOptions.riskTicket !== 'string') {
+      options.problem = 'riskTicket must be a string, got ' + typeof explicitOptions.riskTicket;
+    }
     if (merged.lang && merged.lang !== 'fr' && merged.lang !== 'en') {
       console.warn('challenge widget: lang ' + JSON.stringify(merged.lang) + ' is not supported, using fr');
     }

@@ -8,13 +8,15 @@
 
   var REQUEST_TIMEOUT_MS = 15000;
 
-  // Service error codes of the answer endpoint that mean "this answer cannot pass".
+  // Service error codes of the answer and replace endpoints that mean "this answer cannot pass".
   var REJECTED_ANSWER_CODES = ['wrong-answer', 'already-answered', 'invalid-envelope', 'unknown-challenge'];
 
   /**
    * Error with a `code` from the closed list in captcha.d.ts. `status`,
    * `serviceError` (the service's own `error` code) and `retryAfter`
-   * (seconds) are set when the service sent them.
+   * (seconds) are set when the service sent them. Answers rejected with 422
+   * also carry `attemptsLeft` and `next` (wrong-answer) or `retryAfterMs`
+   * (too-early).
    */
   function WidgetError(code, message, details) {
     var error = new Error(message);
@@ -45,10 +47,20 @@
       details.retryAfter = parseRetryAfter(response.headers.get('Retry-After'));
       return WidgetError('rate-limited', message, details);
     }
-    if (endpoint === 'answer' && serviceError === 'expired') {
+    if (endpoint === 'create') return WidgetError('service-error', message, details);
+    if (serviceError === 'expired') {
       return WidgetError('expired', message, details);
     }
-    if (endpoint === 'answer' && REJECTED_ANSWER_CODES.indexOf(serviceError) >= 0) {
+    if (serviceError === 'wrong-answer') {
+      // attemptsLeft is null for kinds without a limit; `next` replaces the
+      // challenge once no attempt is left.
+      details.attemptsLeft = typeof body.attempts_left === 'number' ? body.attempts_left : null;
+      details.next = body.next && typeof body.next === 'object' ? checkChallenge(body.next) : null;
+    }
+    if (serviceError === 'too-early') {
+      details.retryAfterMs = typeof body.retry_after_ms === 'number' ? Math.max(0, body.retry_after_ms) : 1000;
+    }
+    if (REJECTED_ANSWER_CODES.indexOf(serviceError) >= 0) {
       return WidgetError('challenge-failed', message, details);
     }
     return WidgetError('service-error', message, details);
@@ -137,21 +149,55 @@
   internals.expiryTime = expiryTime;
 
   internals.service = {
+    /**
+     * Returns the body of POST /challenges for a widget's options. The risk
+     * ticket is read at each request, so a page can refresh data-risk-ticket
+     * before the ticket expires.
+     */
+    challengeRequest: function (options) {
+      var request = { sitekey: options.sitekey, action: options.action, lang: options.lang };
+      var ticket = options.readRiskTicket();
+      if (ticket) request.risk_ticket = ticket;
+      return request;
+    },
+
     createChallenge: function (api, request, signal) {
       return postJson(api + '/api/v1/challenges', request, 'create', signal).then(checkChallenge);
     },
+    /**
+     * Sends an answer. Resolves with {next: challenge} when the flow has
+     * another step, or with the pass token response after the last step.
+     */
     postAnswer: function (api, challengeId, payload, signal) {
-      var url = api + '/api/v1/challenges/' + encodeURIComponent(challengeId) + '/answer';
+      var url = challengeUrl(api, challengeId, 'answer');
       return postJson(url, payload, 'answer', signal).then(function (body) {
-        if (body.next) {
-          return { next: checkChallenge(body.next) };
+        if (body.result === 'next') {
+          return { next: checkChallenge(body) };
         }
         if (typeof body.pass_token !== 'string' || !body.pass_token) {
-          throw WidgetError('service-error', 'the answer response has neither pass_token nor next');
+          throw WidgetError('service-error', 'the answer response has neither a pass_token nor result "next"');
         }
         body.receivedAt = Date.now();
         return body;
       });
+    },
+
+    /** Swaps a challenge for one of its alternatives; resolves with the new challenge. */
+    replaceChallenge: function (api, challengeId, payload, signal) {
+      var url = challengeUrl(api, challengeId, 'replace');
+      return postJson(url, payload, 'replace', signal).then(checkChallenge);
     }
+  };
+
+  function challengeUrl(api, challengeId, action) {
+    return api + '/api/v1/challenges/' + encodeURIComponent(challengeId) + '/' + action;
+  }
+
+  /**
+   * Returns the absolute URL of a media path that the service sent, such as
+   * image_url, which is relative to the service's origin.
+   */
+  internals.serviceUrl = function (api, path) {
+    return new URL(path, api + '/').href;
   };
 })(window.challengeWidgetInternals);

@@ -44,14 +44,21 @@
     root.appendChild(link);
   }
 
-  function element(tag, className, attributes) {
+  /** Creates an element with a class and attributes; `text` becomes its textContent. */
+  function element(tag, className, attributes, text) {
     var node = document.createElement(tag);
     if (className) node.className = className;
     for (var name in attributes) {
       if (Object.prototype.hasOwnProperty.call(attributes, name)) node.setAttribute(name, attributes[name]);
     }
+    if (text !== undefined) node.textContent = text;
     return node;
   }
+
+  /** Returns whether the person asked the system for reduced motion. */
+  internals.prefersReducedMotion = function () {
+    return typeof window.matchMedia === 'function' && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  };
 
   /**
    * Builds the widget's DOM inside `host` and returns the view. `onButton` is
@@ -78,13 +85,23 @@
     var percent = element('span', 'cw-percent');
     meter.append(progress, percent);
     var alert = element('p', 'cw-alert', { role: 'alert' });
+    // Holds the controls of a step that needs the person: hold, wait or image.
+    var stage = element('div', 'cw-stage', { hidden: '' });
     var button = element('button', 'cw-button', { type: 'button' });
     button.addEventListener('click', function () { onButton(); });
     var note = element('p', 'cw-note', { id: 'cw-note' });
     note.textContent = text.note;
-    body.append(title, status, meter, alert, button, note);
+    body.append(title, status, meter, alert, stage, button, note);
     group.append(icon, body);
     root.appendChild(group);
+    var step = null;
+
+    // Focus must not fall to the page body when the control that has it
+    // disappears, so the group takes it, which keeps the person in the widget.
+    function keepFocusOutOf(container) {
+      var active = root.activeElement;
+      if (active && active !== group && container.contains(active)) group.focus();
+    }
 
     function showButton(label) {
       if (label) {
@@ -92,24 +109,40 @@
         button.hidden = false;
         return;
       }
-      if (root.activeElement === button) group.focus();
+      keepFocusOutOf(button);
       button.hidden = true;
     }
 
     function setPercent(value) {
+      setMeter(value, value + (lang === 'fr' ? '\u00a0%' : '%'));
+    }
+
+    function setMeter(value, label) {
       progress.value = value;
-      percent.textContent = value + (lang === 'fr' ? '\u00a0%' : '%');
+      percent.textContent = label;
+    }
+
+    function clearStage() {
+      keepFocusOutOf(stage);
+      if (step) step.destroy();
+      step = null;
+      stage.replaceChildren();
+      stage.hidden = true;
+      host.removeAttribute('data-challenge');
+      group.removeAttribute('data-challenge');
     }
 
     return {
       /**
        * Shows a state. `detail.message` replaces the status text, and
        * `detail.error` (a WidgetError) fills the alert for the error state.
+       * Every state but `challenge` clears the stage.
        */
       setState: function (state, detail) {
         detail = detail || {};
         host.setAttribute('data-state', state);
         group.setAttribute('data-state', state);
+        if (state !== 'challenge') clearStage();
         meter.hidden = state !== 'working';
         if (state === 'working') setPercent(0);
         if (state === 'error') {
@@ -127,12 +160,40 @@
 
       setProgress: setPercent,
 
+      /**
+       * Shows the bar of a step that needs the person, with `label` beside it
+       * (a percentage or seconds left); a null value hides the bar.
+       */
+      setMeter: function (value, label) {
+        meter.hidden = value === null;
+        if (value !== null) setMeter(value, label);
+      },
+
+      /**
+       * Replaces the stage with the view of a step. `name` (hold, wait or
+       * image) goes to data-challenge; `create(stage)` builds the step's DOM
+       * in the stage and returns an object with a destroy() method, which
+       * runs when the stage is cleared.
+       */
+      showStep: function (name, create) {
+        clearStage();
+        host.setAttribute('data-challenge', name);
+        group.setAttribute('data-challenge', name);
+        stage.hidden = false;
+        step = create(stage);
+        return step;
+      },
+
+      /** Moves the focus to the widget group if it is inside `container`, which is about to go. */
+      keepFocusOutOf: keepFocusOutOf,
+
       /** Replaces the status text, which screen readers announce politely. */
       announce: function (message) {
         status.textContent = message;
       },
 
       destroy: function () {
+        clearStage();
         root.replaceChildren();
         host.removeAttribute('data-state');
         host.removeAttribute('data-error-code');
@@ -149,4 +210,5 @@
   }
 
   internals.createView = createView;
+  internals.element = element;
 })(window.challengeWidgetInternals);

@@ -1,17 +1,12 @@
 /*
  * One rendered widget: the hidden form field, the triggers that start a run
- * (run.js), the page callbacks and the pass token's lifetime.
- * States (data-state on the host element): idle, working, success, error,
- * expired.
+ * (run.js), the step views a run shows (steps.js) and the page callbacks.
+ * token.js adds the pass token's lifetime to the same prototype.
+ * States (data-state on the host element): idle, working, challenge,
+ * success, error, expired.
  */
 (function (internals) {
   'use strict';
-
-  var DEFAULT_TOKEN_SECONDS = 300;
-  // A token is renewed this long before it expires: 10 % of its lifetime, at most 30 s.
-  var MAX_RENEWAL_MARGIN_MS = 30000;
-  // Renewals in a row without any interaction; an idle page then waits for the person.
-  var MAX_AUTO_RENEWALS = 3;
 
   var WidgetError = internals.WidgetError;
 
@@ -105,7 +100,7 @@
 
   // Fetches a challenge at render time; the proof of work waits for a trigger.
   Widget.prototype.prefetch = function () {
-    var request = { sitekey: this.options.sitekey, action: this.options.action, lang: this.options.lang };
+    var request = internals.service.challengeRequest(this.options);
     this.prefetchController = new AbortController();
     this.prefetched = internals.service.createChallenge(this.options.api, request, this.prefetchController.signal);
     this.prefetched.catch(noop);
@@ -123,27 +118,38 @@
 
   Widget.prototype.onButton = function () {
     this.autoRenewals = 0;
-    if (this.state !== 'working' && this.state !== 'success') this.start();
+    if (!this.isBusy() && this.state !== 'success') this.start();
   };
 
-  // The browser builds the form data set after the submit event, so the spent
-  // token is cleared in a later task and still goes out with this submission.
-  Widget.prototype.onSubmit = function () {
+  /** Returns whether a run is under way: solving, or waiting on a step that needs the person. */
+  Widget.prototype.isBusy = function () {
+    return this.state === 'working' || this.state === 'challenge';
+  };
+
+  // A proof of work that follows a step view, after an expired challenge, shows `working` again.
+  Widget.prototype.showWork = function () {
+    if (this.state === 'working') return;
+    this.halfAnnounced = false;
+    this.setState('working', { message: this.text.working });
+  };
+
+  /** Shows the step view of a challenge that needs the person and returns it (steps.js). */
+  Widget.prototype.showStep = function (data, previous, notice) {
     var self = this;
-    var token = this.token;
-    setTimeout(function () {
-      if (self.state === 'success' && self.token === token) {
-        self.expireToken('spent');
-      } else if (self.state === 'working' && self.waiters.length > 0) {
-        // A submit handler is waiting on execute(), so the coming token is for this submission.
-        self.spendNextToken = true;
-      }
-    }, 0);
+    var context = {
+      text: this.text,
+      lang: this.options.lang,
+      api: this.options.api,
+      announce: this.view.announce,
+      setMeter: this.view.setMeter
+    };
+    return internals.presentStep(this.view, context, data, previous && this.state === 'challenge' ? previous : null,
+      notice, function () { self.setState('challenge', { message: '' }); });
   };
 
   /** Starts fetching and solving unless a run is already going on. */
   Widget.prototype.start = function (message) {
-    if (this.state === 'working') return;
+    if (this.isBusy()) return;
     var self = this;
     this.cancelRun();
     this.clearToken();
@@ -155,7 +161,11 @@
     this.prefetched = null;
     this.halfAnnounced = false;
     this.setState('working', { message: message || this.text.working });
-    var run = internals.startRun(this.options, prefetched, this.retryAt - Date.now(), this.showProgress.bind(this));
+    var run = internals.startRun(this.options, prefetched, this.retryAt - Date.now(), {
+      onProgress: this.showProgress.bind(this),
+      showWork: this.showWork.bind(this),
+      showStep: this.showStep.bind(this)
+    });
     this.run = run;
     run.promise.then(function (result) {
       if (self.run === run) self.deliverToken(result);
@@ -174,55 +184,6 @@
       this.halfAnnounced = true;
       this.view.announce(internals.format(this.text.workingPercent, { percent: 50 }));
     }
-  };
-
-  Widget.prototype.deliverToken = function (result) {
-    var self = this;
-    this.run = null;
-    var expiry = internals.expiryTime(result, DEFAULT_TOKEN_SECONDS);
-    var margin = Math.min(MAX_RENEWAL_MARGIN_MS, (expiry - result.receivedAt) * 0.1);
-    this.token = result.pass_token;
-    this.tokenDeadline = expiry - margin;
-    this.input.value = this.token;
-    this.tokenTimer = setTimeout(this.checkTokenExpiry.bind(this), Math.min(this.tokenDeadline - Date.now(), 0x7fffffff));
-    this.host.setAttribute('data-solver-used', result.solver);
-    this.setState('success', { message: this.text.success });
-
-    var waiters = this.waiters;
-    this.waiters = [];
-    waiters.forEach(function (waiter) { waiter.resolve(self.token); });
-    this.callPage('callback', [this.token]);
-    if (this.spendNextToken) {
-      this.spendNextToken = false;
-      setTimeout(function () { if (self.state === 'success') self.expireToken('spent'); }, 0);
-    }
-  };
-
-  Widget.prototype.checkTokenExpiry = function () {
-    if (this.state === 'success' && Date.now() >= this.tokenDeadline) this.expireToken('expired');
-  };
-
-  // Clears a token that expired or was spent by a submission, then renews it
-  // at once or on the next interaction. Other form fields are left untouched.
-  Widget.prototype.expireToken = function (reason) {
-    this.clearToken();
-    if (reason === 'expired' && document.visibilityState === 'visible' && this.autoRenewals < MAX_AUTO_RENEWALS) {
-      this.autoRenewals++;
-      // Start first: a callback that reads getResponse() must see the new
-      // check under way, not an expired success that would expire again.
-      this.start(this.text.expired);
-      this.callPage('expiredCallback', []);
-      return;
-    }
-    this.setState('expired', { message: reason === 'spent' ? this.text.spent : this.text.waiting });
-    this.callPage('expiredCallback', []);
-  };
-
-  Widget.prototype.clearToken = function () {
-    clearTimeout(this.tokenTimer);
-    this.token = '';
-    this.tokenDeadline = 0;
-    this.input.value = '';
   };
 
   Widget.prototype.fail = function (error) {
