@@ -1,13 +1,15 @@
 """Image and audio challenges per second on one core, against the captcha package.
 
-Each round times, in one process pinned to one CPU:
+Each round counts the CPU time of each call, in one process pinned to one
+CPU, with the generators taking turns call by call:
 
 * ``image.draw`` for the text and the count families (a fresh secret per
   image, styles spread over 30 days), against ``captcha.image.ImageCaptcha``
-  with its defaults (160 x 60) drawing the same strings, both encoding a PNG.
-  Images are compared per pixel, because ours have 6.8 times as many;
+  with its defaults (160 x 60) drawing texts of our length and alphabet,
+  both encoding a PNG. Images are compared per pixel, because ours have 6.8
+  times as many;
 * ``audio.clip`` (French and English in turn), against
-  ``captcha.audio.AudioCaptcha`` speaking the same digits, both writing a WAV.
+  ``captcha.audio.AudioCaptcha`` speaking as many digits, both writing a WAV.
   AudioCaptcha reads one folder per character, of 8-bit unsigned 8 kHz mono
   WAV files. The script converts the service's own espeak-ng recordings into
   that layout in a temporary folder.
@@ -18,6 +20,7 @@ Usage: python bench/media_speed.py [--rounds 5] [--images 200] [--clips 10]
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import secrets
 import statistics
@@ -76,53 +79,75 @@ def write_captcha_voices(folder: Path) -> None:
                 writer.writeframes(pcm.tobytes())
 
 
-def time_calls(function, arguments: list[tuple]) -> float:
-    """Return the seconds that ``function`` takes over all ``arguments``."""
-    started = time.perf_counter()
-    for call in arguments:
-        function(*call)
-    return time.perf_counter() - started
-
-
 def run_round(options, captcha_image, captcha_audio) -> dict[str, float]:
-    """Time one round; return calls per second of each generator."""
-    text_calls = [
-        ("text", secrets.token_bytes(32), FIRST_STYLE + index % STYLES)
-        for index in range(options.images)
-    ]
-    count_calls = [
-        ("count", secrets.token_bytes(32), FIRST_STYLE + index % STYLES)
-        for index in range(options.images)
-    ]
-    strings = [(image.text_answer(call[1]),) for call in text_calls]
-    clip_calls = [
-        (
-            secrets.token_bytes(32),
-            audio.LANGUAGES[index % 2],
-            FIRST_STYLE + index % STYLES,
-        )
-        for index in range(options.clips)
-    ]
-    spoken_digits = [(audio.digits(call[0]),) for call in clip_calls]
-
-    def draw_captcha_image(text: str) -> bytes:
-        return captcha_image.generate(text).getvalue()
-
-    def mix_captcha_audio(text: str) -> bytes:
-        return bytes(captcha_audio.generate(text))
-
-    def mix_clip(secret: bytes, lang: str, style: int) -> bytes:
-        return audio.clip(secret, lang, style).wav
-
-    return {
-        "text": options.images
-        / time_calls(lambda *call: image.draw(*call).png, text_calls),
-        "count": options.images
-        / time_calls(lambda *call: image.draw(*call).png, count_calls),
-        "captcha image": options.images / time_calls(draw_captcha_image, strings),
-        "clip": options.clips / time_calls(mix_clip, clip_calls),
-        "captcha audio": options.clips / time_calls(mix_captcha_audio, spoken_digits),
+    """Time one round; return calls per CPU second of each generator."""
+    images = {
+        "text": (fresh_challenge, lambda *args: image.draw("text", *args).png),
+        "count": (fresh_challenge, lambda *args: image.draw("count", *args).png),
+        "captcha image": (
+            captcha_text,
+            lambda text: captcha_image.generate(text).getvalue(),
+        ),
     }
+    clips = {
+        "clip": (fresh_clip, lambda *args: audio.clip(*args).wav),
+        "captcha audio": (
+            captcha_digits,
+            lambda digits: bytes(captcha_audio.generate(digits)),
+        ),
+    }
+    rates = {
+        name: options.images / seconds
+        for name, seconds in alternate(images, options.images).items()
+    }
+    for name, seconds in alternate(clips, options.clips).items():
+        rates[name] = options.clips / seconds
+    return rates
+
+
+def alternate(generators: dict, calls: int) -> dict[str, float]:
+    """Call each generator ``calls`` times in turn; return CPU seconds of each.
+
+    ``generators`` maps a name to a function that returns fresh arguments,
+    which is not timed, and the generator itself. Taking turns call by call
+    makes a change of load on the machine weigh on all generators alike.
+    """
+    seconds = dict.fromkeys(generators, 0.0)
+
+    for _ in range(calls):
+        for name, (make_arguments, generate) in generators.items():
+            arguments = make_arguments()
+            started = time.process_time()
+            generate(*arguments)
+            seconds[name] += time.process_time() - started
+
+    return seconds
+
+
+_counter = itertools.count()
+
+
+def next_style() -> int:
+    return FIRST_STYLE + next(_counter) % STYLES
+
+
+def fresh_challenge() -> tuple[bytes, int]:
+    return secrets.token_bytes(32), next_style()
+
+
+def fresh_clip() -> tuple[bytes, str, int]:
+    lang = audio.LANGUAGES[next(_counter) % len(audio.LANGUAGES)]
+    return secrets.token_bytes(32), lang, next_style()
+
+
+def captcha_text() -> tuple[str]:
+    """Return a text of the length and alphabet of ours, for ImageCaptcha."""
+    return (image.text_answer(secrets.token_bytes(32)),)
+
+
+def captcha_digits() -> tuple[str]:
+    """Return digits of the length of ours, for AudioCaptcha."""
+    return (audio.digits(secrets.token_bytes(32)),)
 
 
 def main() -> None:
@@ -186,7 +211,8 @@ def main() -> None:
         f"\nmedians: text / captcha per pixel {statistics.median(ratios['text']):.2f},"
         f" count / captcha per pixel {statistics.median(ratios['count']):.2f},"
         f" clip / captcha {statistics.median(ratios['clip']):.1f}"
-        f" (one process on CPU {cpu}; {options.images} images and {options.clips}"
+        f" (CPU time of one process on CPU {cpu}; {options.images} images and"
+        f" {options.clips}"
         f" clips per kind and round; images {image.WIDTH} x {image.HEIGHT} against"
         f" {CAPTCHA_WIDTH} x {CAPTCHA_HEIGHT}; our clips last"
         f" {statistics.median(durations):.1f} s in the median at {audio.SAMPLE_RATE} Hz)"
