@@ -730,6 +730,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
 
             report["runs"].append(closed)
+            _save(report, options.json)
 
             if options.find_rate and options.rate is None:
                 report.setdefault("sustained_rate", {})[name] = None
@@ -756,6 +757,7 @@ def main(argv: list[str] | None = None) -> int:
                         )
 
                     report["runs"].append(step)
+                    _save(report, options.json)
 
                     if meets_goal(step):
                         report["sustained_rate"][name] = rate
@@ -763,21 +765,30 @@ def main(argv: list[str] | None = None) -> int:
 
         if options.baseline_seconds:
             print("comparing verify with the bare HMAC endpoint", file=sys.stderr)
-            report["baseline"] = compare_with_baseline(
-                setups,
-                site,
-                options.workers,
-                options.baseline_seconds,
-                options.baseline_rounds,
-                work,
-            )
+
+            try:
+                report["baseline"] = compare_with_baseline(
+                    setups,
+                    site,
+                    options.workers,
+                    options.baseline_seconds,
+                    options.baseline_rounds,
+                    work,
+                )
+            except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+                # Keep the load figures: report the failed comparison instead.
+                report["baseline_error"] = f"{error.__class__.__name__}: {error}"
+                print(f"verify/baseline comparison failed: {error}", file=sys.stderr)
 
     print(format_summary(report))
+    _save(report, options.json)
+    return 1 if "baseline_error" in report else 0
 
-    if options.json:
-        options.json.write_text(json.dumps(report, indent=1) + "\n")
 
-    return 0
+def _save(report: dict, path: Path | None) -> None:
+    # Written after every run, so that a later failure keeps the earlier figures.
+    if path is not None:
+        path.write_text(json.dumps(report, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -83,7 +83,8 @@ def start_server(
         try:
             requests.get(f"http://127.0.0.1:{port}/", timeout=1)
             return process
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # Not listening yet, or too slow on a busy machine: ask again.
             time.sleep(0.1)
 
     stop_server(process)
