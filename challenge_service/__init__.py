@@ -70,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             ticket_ttl=settings["RISK_TICKET_TTL"],
             epoch_seconds=settings["EPOCH_SECONDS"],
             test_keys=settings["TEST_KEYS"],
+            adaptive=settings["ADAPTIVE"],
         ),
         clock=settings.get("CLOCK") or time.time,
         visitors=Visitors(store, load_hash_key(store)),

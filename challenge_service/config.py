@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_HOPS": 0,
     # Create the published test site keys and accept their test secrets.
     "TEST_KEYS": True,
+    # Let the portal's risk and the observed signals choose each level; off,
+    # every challenge of a site is at the floor of its policy.
+    "ADAPTIVE": True,
     # Seconds audit events are kept (180 days).
     "AUDIT_RETENTION": 180 * 86400,
     # Seconds rate counters and quota logs are kept past their windows.

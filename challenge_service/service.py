@@ -30,6 +30,7 @@ from .errors import TooEarly
 from .errors import UnknownChallenge
 from .errors import WrongAnswer
 from .policy import decide
+from .policy import Signals
 from .policy import Step
 from .policies import Policies
 from .signals import Visitors
@@ -82,6 +83,9 @@ class Settings:
     epoch_seconds: int = 86400
     #: Whether the published test keys work.
     test_keys: bool = True
+    #: Whether risk and observed signals choose the level; without, every
+    #: challenge of a site is at its floor.
+    adaptive: bool = True
 
 
 class ChallengeService:
@@ -132,9 +136,16 @@ class ChallengeService:
             risk, subject, quota_subject = read.risk, read.subject, read.quota_subject
 
         network = self.visitors.network(address, clock_now)
-        signals = self.visitors.observe(
-            site.id, network, subject, policy.window_seconds, clock_now
-        )
+
+        if self.settings.adaptive:
+            signals = self.visitors.observe(
+                site.id, network, subject, policy.window_seconds, clock_now
+            )
+        else:
+            # Fixed levels: nothing is counted, and only the floor applies.
+            signals = Signals()
+            risk = 0.0
+            policy = dataclasses.replace(policy, network_limit=0, burst_per_minute=0)
 
         if policy.network_limit and signals.network_rate > policy.network_limit:
             self._audit("challenge", site, action, clock_now, outcome="rate-limited",

@@ -369,6 +369,7 @@ class SQLiteStore(StoreBase):
         reads: list[tuple[str, str, int, CounterSpan]],
     ) -> tuple[list[int], list[int]]:
         # One transaction, so a challenge request takes the writer lock once.
+        # Stale buckets are left to the purge: every sum skips them anyway.
         hit_counts = []
 
         with self._transaction() as connection:
@@ -380,28 +381,40 @@ class SQLiteStore(StoreBase):
                     " DO UPDATE SET count = count + excluded.count",
                     (*counter, span.current, span.expires_ms),
                 )
-                connection.execute(
-                    "DELETE FROM counter_buckets WHERE name = ? AND window_seconds = ?"
-                    " AND key = ? AND bucket < ?",
-                    (*counter, span.first),
-                )
                 row = connection.execute(
-                    "SELECT COALESCE(SUM(count), 0) FROM counter_buckets WHERE"
-                    " name = ? AND window_seconds = ? AND key = ? AND bucket >= ?",
+                    "SELECT SUM(count) FROM counter_buckets WHERE name = ?"
+                    " AND window_seconds = ? AND key = ? AND bucket >= ?",
                     (*counter, span.first),
                 ).fetchone()
                 hit_counts.append(row[0])
 
-            read_counts = [
-                connection.execute(
-                    "SELECT COALESCE(SUM(count), 0) FROM counter_buckets WHERE"
-                    " name = ? AND window_seconds = ? AND key = ? AND bucket >= ?",
-                    (name, window, key, span.first),
-                ).fetchone()[0]
-                for name, key, window, span in reads
-            ]
+            read_counts = self._read_counters(connection, reads)
 
         return hit_counts, read_counts
+
+    @staticmethod
+    def _read_counters(
+        connection: sqlite3.Connection, reads: list[tuple[str, str, int, CounterSpan]]
+    ) -> list[int]:
+        """Sum the counters of ``reads``, one query per key and window."""
+        groups: dict[tuple[str, int, int], list[str]] = {}
+
+        for name, key, window, span in reads:
+            groups.setdefault((key, window, span.first), []).append(name)
+
+        totals: dict[tuple[str, str, int], int] = {}
+
+        for (key, window, first), names in groups.items():
+            marks = ", ".join("?" * len(names))
+            rows = connection.execute(
+                "SELECT name, SUM(count) FROM counter_buckets WHERE key = ?"
+                f" AND window_seconds = ? AND name IN ({marks}) AND bucket >= ?"
+                " GROUP BY name",
+                (key, window, *names, first),
+            ).fetchall()
+            totals.update({(name, key, window): total for name, total in rows})
+
+        return [totals.get((name, key, window), 0) for name, key, window, _ in reads]
 
     def _count(self, name: str, key: str, window: int, span: CounterSpan) -> int:
         rows = self._query(

@@ -1,0 +1,148 @@
+"""Cost of the risk policy: challenge requests per second, adaptive vs fixed.
+
+Starts the service twice in one run (gunicorn sync workers, fresh SQLite
+store each), once with the risk policy and its signals on and once with
+``CHALLENGE_SERVICE_ADAPTIVE=false``, where every challenge is at the site's
+floor and nothing is counted. wrk posts challenge requests from 1000 client
+addresses (through X-Forwarded-For, trusted with ``PROXY_HOPS=1``), so the
+adaptive run keeps many per-network counters. The site's network limit and
+burst floor are off, so every request is a full challenge (201) in both runs.
+
+Usage: python bench/policy_overhead.py [--seconds 10] [--workers 2] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.opening_minute import children  # noqa: E402
+from bench.opening_minute import cpu_seconds  # noqa: E402
+from bench.verify_throughput import require_wrk  # noqa: E402
+from bench.verify_throughput import service_command  # noqa: E402
+from bench.verify_throughput import SIGNING_KEY  # noqa: E402
+from bench.verify_throughput import start_server  # noqa: E402
+from bench.verify_throughput import stop_server  # noqa: E402
+from bench.verify_throughput import WrkSettings  # noqa: E402
+from tests.servers import free_port  # noqa: E402
+
+RESULT = re.compile(r"RESULT (.*)")
+
+#: The share of throughput the policy may cost.
+GOAL = 0.15
+
+
+def _cli(*args: str, env: dict[str, str]) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "challenge_service", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+
+
+def measure(adaptive: bool, load: WrkSettings, workers: int) -> dict:
+    """Serve a fresh store and load its challenge endpoint; return wrk's figures."""
+    with tempfile.TemporaryDirectory() as folder:
+        env = {
+            "CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY,
+            "CHALLENGE_SERVICE_DATA_DIR": folder,
+            "CHALLENGE_SERVICE_ADAPTIVE": "true" if adaptive else "false",
+            "CHALLENGE_SERVICE_PROXY_HOPS": "1",
+        }
+        added = _cli("sites", "add", "--name", "Bench", "--hostname", "localhost", env=env)
+        sitekey = added.split()[2]
+        _cli(
+            "sites", "policy", sitekey,
+            "--set", "network_limit=0", "--set", "burst_per_minute=0",
+            env=env,
+        )
+        port = free_port()
+        server = start_server(service_command(port, workers, Path(folder)), port, env)
+        worker_ids = children(server.pid)
+        cpu_before = sum(cpu_seconds(pid) for pid in worker_ids)
+
+        try:
+            output = subprocess.run(
+                [
+                    "wrk",
+                    f"-t{load.threads}",
+                    f"-c{load.connections}",
+                    f"-d{load.seconds}s",
+                    "-s",
+                    str(ROOT / "bench" / "challenges.lua"),
+                    f"http://127.0.0.1:{port}/api/v1/challenges",
+                ],
+                env={**os.environ, "SITEKEY": sitekey},
+                capture_output=True,
+                text=True,
+                timeout=load.seconds + 60,
+                check=True,
+            ).stdout
+            cpu_used = sum(cpu_seconds(pid) for pid in worker_ids) - cpu_before
+        finally:
+            stop_server(server)
+
+    fields = dict(item.split("=") for item in RESULT.search(output).group(1).split())
+    result = {name: int(value) for name, value in fields.items()}
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    # Worker CPU per request varies far less than the rate when other
+    # programs share the machine.
+    result["cpu_us"] = cpu_used / result["requests"] * 1e6
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    arguments = parser.parse_args()
+    require_wrk()
+    load = WrkSettings(arguments.seconds)
+    ratios = []
+    cpu_ratios = []
+
+    for round_number in range(1, arguments.rounds + 1):
+        fixed = measure(False, load, arguments.workers)
+        adaptive = measure(True, load, arguments.workers)
+        ratio = adaptive["rps"] / fixed["rps"]
+        ratios.append(ratio)
+        cpu_ratios.append(fixed["cpu_us"] / adaptive["cpu_us"])
+
+        for name, result in (("fixed", fixed), ("adaptive", adaptive)):
+            print(
+                f"round {round_number} {name:8} {result['rps']:8.0f} req/s"
+                f"  p50 {result['p50_us'] / 1000:6.2f} ms"
+                f"  p99 {result['p99_us'] / 1000:6.2f} ms"
+                f"  worker CPU {result['cpu_us']:5.0f} us/request"
+                f"  non-201 {result['failures']}"
+            )
+
+        print(
+            f"round {round_number} ratio adaptive/fixed: rate {ratio:.2f},"
+            f" by CPU per request {cpu_ratios[-1]:.2f}"
+        )
+
+    for name, values in (("rate", ratios), ("CPU per request", cpu_ratios)):
+        median = statistics.median(values)
+        verdict = "meets" if median >= 1 - GOAL else "misses"
+        print(
+            f"median ratio by {name} {median:.2f}: {verdict} the goal of at"
+            f" least {1 - GOAL:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
