@@ -391,7 +391,8 @@ def test_quota_race_gives_one_success(app, flow, clock, tmp_path):
 # Audit trail.
 
 
-def test_audit_records_decisions_without_raw_data(app, flow, clock):
+def test_audit_records_decisions_without_raw_data(app, flow, clock, caplog):
+    caplog.set_level("DEBUG")
     ticket = _ticket(flow, risk=0.95, subject="household-42").get_json()["risk_ticket"]
     issued = flow.issue(risk_ticket=ticket).get_json()
     token = _pass(flow, clock, issued)["pass_token"]
@@ -411,3 +412,8 @@ def test_audit_records_decisions_without_raw_data(app, flow, clock):
     assert flow.secret not in text
     assert token not in text
     assert token.split(".")[1] not in text
+
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "challenge_service" in " ".join(record.name for record in caplog.records)
+    for secret_value in ("127.0.0.1", "household-42", flow.secret, token, ticket):
+        assert secret_value not in logged
