@@ -2,12 +2,16 @@
 
 The checks use openapi-core's request and response validators. A failed check
 lists every validation error with its cause, so the assertion message shows
-which field or header broke the contract.
+which field or header broke the contract. The helpers at the end send the
+requests and check the error bodies that every contract test module shares.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from datetime import datetime
+from datetime import timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,25 @@ from openapi_schema_validator import OAS31Validator
 from openapi_schema_validator import oas31_format_checker
 from werkzeug.test import TestResponse
 
+from conftest import ORIGIN
+
 DOCUMENT_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+
+CHALLENGES = "/api/v1/challenges"
+SITEVERIFY = "/api/v1/siteverify"
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
+
+#: An origin whose hostname belongs to no site of the tests.
+FOREIGN_ORIGIN = "https://attacker.example"
+#: An origin on the hostname of the ``other_site`` fixture.
+OTHER_SITE_ORIGIN = "https://rink.example.fr"
+#: An origin on the second hostname of the ``site`` fixture. The ``issued``
+#: fixture's challenges are issued to localhost, the first one.
+SECOND_HOSTNAME_ORIGIN = "https://portal.example.fr"
+#: A well-formed challenge id that no challenge has.
+UNUSED_CHALLENGE_ID = "A" * 22
 
 
 def load_document() -> dict[str, Any]:
@@ -126,3 +148,79 @@ class Contract:
         """Return the messages of ``body`` against a response component's schema."""
         pointer = f"#/components/responses/{name}/content/application~1json/schema"
         return self.body_errors(pointer, body)
+
+
+# Requests and error bodies shared by the contract tests
+
+
+def isoformat(timestamp: float) -> str:
+    moment = datetime.fromtimestamp(int(timestamp), tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def answer_path(challenge_id: str) -> str:
+    return f"{CHALLENGES}/{challenge_id}/answer"
+
+
+def post_body(
+    client,
+    path: str,
+    body: Any,
+    origin: str | None = ORIGIN,
+    content_type: str = JSON,
+):
+    """POST ``body`` as JSON, or as is when it is bytes."""
+    data = body if isinstance(body, bytes) else json.dumps(body)
+    headers = {} if origin is None else {"Origin": origin}
+    return client.post(path, data=data, content_type=content_type, headers=headers)
+
+
+def post_siteverify(client, fields: Any, content_type: str = FORM):
+    """POST siteverify fields form-encoded, as multipart, as JSON or as raw bytes."""
+    if isinstance(fields, bytes):
+        return client.post(SITEVERIFY, data=fields, content_type=content_type)
+
+    if content_type == JSON:
+        return client.post(SITEVERIFY, data=json.dumps(fields), content_type=JSON)
+
+    return client.post(SITEVERIFY, data=fields, content_type=content_type)
+
+
+def break_store(store) -> None:
+    """Close the store's SQLite connection so that its next query fails.
+
+    The SQLite store turns the failure into StoreUnavailable and opens a new
+    connection on the following call, so exactly one store call fails.
+    """
+    store._connection().close()
+
+
+def assert_error(
+    response,
+    status: int,
+    error: str,
+    field: str | None,
+    mentions: str | None = None,
+) -> None:
+    """Assert an Error body, and that its message names ``mentions`` or the field."""
+    text = response.get_data(as_text=True)
+    assert response.status_code == status, text
+    body = response.get_json()
+    assert isinstance(body, dict), text
+    assert body.get("status") == status, text
+    assert body.get("error") == error, text
+    assert body.get("field") == field, text
+    expected_word = mentions or field
+
+    if expected_word is not None:
+        assert expected_word.lower() in body.get("message", "").lower(), text
+
+
+def assert_siteverify_failure(response, codes: list[str], status: int = 200) -> None:
+    text = response.get_data(as_text=True)
+    assert response.status_code == status, text
+    body = response.get_json()
+    assert isinstance(body, dict), text
+    assert body.get("success") is False, text
+    assert body.get("error-codes") == codes, text
+    assert body.get("message"), text

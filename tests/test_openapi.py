@@ -12,44 +12,56 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timezone
 from typing import Any
 
 import pytest
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate
 
+from challenge_service import challenges
 from challenge_service import config
 from challenge_service import errors
+from challenge_service import policy
 from challenge_service import service as service_module
 from challenge_service import signing
+from challenge_service import tickets
 from challenge_service.api import assets
 from challenge_service.api import challenges as challenges_api
+from challenge_service.api import media as media_api
 from challenge_service.api import schemas
 from challenge_service.api import siteverify as siteverify_api
+from challenge_service.api import tickets as tickets_api
+from challenge_service.challenges import image as image_kind
 from challenge_service.challenges import proof_of_work
+from challenge_service.challenges import timing
+from challenge_service.media import image as drawing
+from challenge_service.policy import MAX_LEVEL
+from challenge_service.policy import plan
+from challenge_service.policy import SitePolicy
+from challenge_service.policies import Policies
+from challenge_service.sites import create_site
 from conftest import ORIGIN
 from conftest import solve_challenge
+from openapi_contract import answer_path
+from openapi_contract import assert_error
+from openapi_contract import assert_siteverify_failure
+from openapi_contract import break_store
+from openapi_contract import CHALLENGES
 from openapi_contract import Contract
+from openapi_contract import FOREIGN_ORIGIN
+from openapi_contract import FORM
+from openapi_contract import isoformat
+from openapi_contract import JSON
 from openapi_contract import load_document
+from openapi_contract import MULTIPART
+from openapi_contract import OTHER_SITE_ORIGIN
+from openapi_contract import post_body
+from openapi_contract import post_siteverify
+from openapi_contract import SECOND_HOSTNAME_ORIGIN
+from openapi_contract import SITEVERIFY
+from openapi_contract import UNUSED_CHALLENGE_ID
 
-CHALLENGES = "/api/v1/challenges"
-SITEVERIFY = "/api/v1/siteverify"
-JSON = "application/json"
-FORM = "application/x-www-form-urlencoded"
-MULTIPART = "multipart/form-data"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-
-#: An origin whose hostname belongs to no site of the tests.
-FOREIGN_ORIGIN = "https://attacker.example"
-#: An origin on the hostname of the ``other_site`` fixture.
-OTHER_SITE_ORIGIN = "https://rink.example.fr"
-#: An origin on the second hostname of the ``site`` fixture. The ``issued``
-#: fixture's challenges are issued to localhost, the first one.
-SECOND_HOSTNAME_ORIGIN = "https://portal.example.fr"
-#: A well-formed challenge id that no challenge has.
-UNUSED_CHALLENGE_ID = "A" * 22
 
 WIDGET_DIR = assets.asset_root() / "widgets" / "captcha"
 WIDGET_FILES = sorted(path.name for path in WIDGET_DIR.iterdir() if path.is_file())
@@ -76,79 +88,6 @@ def issued(flow) -> dict[str, Any]:
     response = flow.issue()
     assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()
-
-
-def isoformat(timestamp: float) -> str:
-    moment = datetime.fromtimestamp(int(timestamp), tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def answer_path(challenge_id: str) -> str:
-    return f"{CHALLENGES}/{challenge_id}/answer"
-
-
-def post_body(
-    client,
-    path: str,
-    body: Any,
-    origin: str | None = ORIGIN,
-    content_type: str = JSON,
-):
-    """POST ``body`` as JSON, or as is when it is bytes."""
-    data = body if isinstance(body, bytes) else json.dumps(body)
-    headers = {} if origin is None else {"Origin": origin}
-    return client.post(path, data=data, content_type=content_type, headers=headers)
-
-
-def post_siteverify(client, fields: Any, content_type: str = FORM):
-    """POST siteverify fields form-encoded, as multipart, as JSON or as raw bytes."""
-    if isinstance(fields, bytes):
-        return client.post(SITEVERIFY, data=fields, content_type=content_type)
-
-    if content_type == JSON:
-        return client.post(SITEVERIFY, data=json.dumps(fields), content_type=JSON)
-
-    return client.post(SITEVERIFY, data=fields, content_type=content_type)
-
-
-def break_store(store) -> None:
-    """Close the store's SQLite connection so that its next query fails.
-
-    The SQLite store turns the failure into StoreUnavailable and opens a new
-    connection on the following call, so exactly one store call fails.
-    """
-    store._connection().close()
-
-
-def assert_error(
-    response,
-    status: int,
-    error: str,
-    field: str | None,
-    mentions: str | None = None,
-) -> None:
-    """Assert an Error body, and that its message names ``mentions`` or the field."""
-    text = response.get_data(as_text=True)
-    assert response.status_code == status, text
-    body = response.get_json()
-    assert isinstance(body, dict), text
-    assert body.get("status") == status, text
-    assert body.get("error") == error, text
-    assert body.get("field") == field, text
-    expected_word = mentions or field
-
-    if expected_word is not None:
-        assert expected_word.lower() in body.get("message", "").lower(), text
-
-
-def assert_siteverify_failure(response, codes: list[str], status: int = 200) -> None:
-    text = response.get_data(as_text=True)
-    assert response.status_code == status, text
-    body = response.get_json()
-    assert isinstance(body, dict), text
-    assert body.get("success") is False, text
-    assert body.get("error-codes") == codes, text
-    assert body.get("message"), text
 
 
 # The document
@@ -226,6 +165,8 @@ def test_operations_tagged_by_blueprint(app, document):
     assert len(operation_ids) == len(set(operation_ids))
     assert {tag["name"] for tag in document["tags"]} == {
         "challenges",
+        "media",
+        "tickets",
         "siteverify",
         "assets",
         "health",
@@ -298,9 +239,31 @@ def schema_value(document, *keys: str) -> Any:
     return node
 
 
-LEVEL_BITS = [bits for bits, _ in proof_of_work.LEVELS.values()]
-LEVEL_PUZZLES = [puzzles for _, puzzles in proof_of_work.LEVELS.values()]
+#: (bits, puzzles, salt length) of every proof of work the service can issue.
+POW_COSTS = [
+    proof_of_work.cost(level, variant)
+    for level in proof_of_work.LEVELS
+    for variant in proof_of_work.VARIANTS
+]
+POW_BITS = [bits for bits, _, _ in POW_COSTS]
+POW_PUZZLES = [puzzles for _, puzzles, _ in POW_COSTS]
+SALT_PATTERN = "^({})$".format(
+    "|".join(
+        f"[A-Za-z0-9_-]{{{length}}}"
+        for length in sorted({length for _, _, length in POW_COSTS})
+    )
+)
+HOLD_RANGES = list(timing.VARIANTS.values())
+#: Most steps of any plan, over every level and proof-of-work cap.
+MAX_STEPS = max(
+    len(plan(level, SitePolicy(max_pow_level=cap)))
+    for level in range(MAX_LEVEL + 1)
+    for cap in range(MAX_LEVEL + 1)
+)
 SITEVERIFY_FIELD = ("schemas", "SiteverifyRequest", "properties")
+IMAGE_CHALLENGE = ("schemas", "ImageChallenge", "properties")
+STEP_FIELD = ("schemas", "IssuedChallengeFields", "properties")
+TICKET_FIELD = ("schemas", "RiskTicketRequest", "properties")
 
 
 #: (path below ``components``, value in the code) for every limit the
@@ -316,30 +279,67 @@ DOCUMENTED_LIMITS = [
     (("schemas", "Nonce", "maximum"), proof_of_work.MAX_NONCE - 1),
     (
         ("schemas", "ProofOfWorkAnswer", "properties", "nonces", "maxItems"),
-        max(LEVEL_PUZZLES),
+        proof_of_work.MAX_PUZZLES,
     ),
     (("schemas", "Level", "minimum"), min(proof_of_work.LEVELS)),
-    (("schemas", "Level", "maximum"), max(proof_of_work.LEVELS)),
+    (("schemas", "Level", "maximum"), MAX_LEVEL),
     (
         ("schemas", "ProofOfWorkChallenge", "properties", "bits", "minimum"),
-        min(LEVEL_BITS),
+        min(POW_BITS),
     ),
     (
         ("schemas", "ProofOfWorkChallenge", "properties", "bits", "maximum"),
-        max(LEVEL_BITS),
+        max(POW_BITS),
     ),
     (
         ("schemas", "ProofOfWorkChallenge", "properties", "puzzles", "minimum"),
-        min(LEVEL_PUZZLES),
+        min(POW_PUZZLES),
     ),
     (
         ("schemas", "ProofOfWorkChallenge", "properties", "puzzles", "maximum"),
-        max(LEVEL_PUZZLES),
+        max(POW_PUZZLES),
     ),
     (
         ("schemas", "ProofOfWorkChallenge", "properties", "salt", "pattern"),
-        f"^[A-Za-z0-9_-]{{{proof_of_work.SALT_LENGTH}}}$",
+        SALT_PATTERN,
     ),
+    (
+        ("schemas", "HoldChallenge", "properties", "hold_ms", "minimum"),
+        min(low for low, _ in HOLD_RANGES),
+    ),
+    (
+        ("schemas", "HoldChallenge", "properties", "hold_ms", "maximum"),
+        max(high for _, high in HOLD_RANGES),
+    ),
+    (
+        ("schemas", "WaitChallenge", "properties", "wait_ms", "maximum"),
+        timing.MAX_WAIT_MS,
+    ),
+    (
+        ("schemas", "TimingAnswer", "properties", "input", "enum"),
+        [*timing.INPUTS, None],
+    ),
+    (
+        ("schemas", "ImageAnswer", "properties", "text", "maxLength"),
+        image_kind.MAX_ANSWER_LENGTH,
+    ),
+    (IMAGE_CHALLENGE + ("max_length", "const"), image_kind.MAX_ANSWER_LENGTH),
+    (IMAGE_CHALLENGE + ("width", "const"), drawing.CSS_WIDTH),
+    (IMAGE_CHALLENGE + ("height", "const"), drawing.CSS_HEIGHT),
+    (IMAGE_CHALLENGE + ("family", "enum"), list(drawing.FAMILIES)),
+    (STEP_FIELD + ("step", "maximum"), MAX_STEPS),
+    (STEP_FIELD + ("steps", "maximum"), MAX_STEPS),
+    (
+        ("schemas", "SiteverifySuccess", "properties", "kinds", "maxItems"),
+        MAX_STEPS,
+    ),
+    (
+        ("schemas", "WrongAnswerError", "properties", "attempts_left", "maximum"),
+        service_module.MAX_ATTEMPTS - 1,
+    ),
+    (("schemas", "ReasonCode", "enum"), list(policy.REASONS)),
+    (TICKET_FIELD + ("reasons", "maxItems"), tickets.MAX_REASONS),
+    (TICKET_FIELD + ("reasons", "items", "pattern"), tickets.REASON_CODE.pattern),
     (("schemas", "Envelope", "maxLength"), signing.MAX_SIGNED_LENGTH),
     (("schemas", "SignedValue", "maxLength"), signing.MAX_SIGNED_LENGTH),
     (("schemas", "SiteKey", "maxLength"), siteverify_api.FIELD_LIMITS["sitekey"]),
@@ -352,7 +352,9 @@ DOCUMENTED_LIMITS = [
         SITEVERIFY_FIELD + ("remoteip", "maxLength"),
         siteverify_api.FIELD_LIMITS["remoteip"],
     ),
-    (("schemas", "Lifetime", "minimum"), config.MIN_TTL),
+    # Seconds left are rounded down, so a lifetime issued at a fraction of a
+    # second shows one less than the setting.
+    (("schemas", "Lifetime", "minimum"), config.MIN_TTL - 1),
     (("schemas", "Lifetime", "maximum"), config.MAX_TTL),
     (
         ("headers", "AccessControlMaxAge", "schema", "const"),
@@ -379,7 +381,147 @@ def test_idempotency_key_limit_matches_code():
     assert siteverify_api.IDEMPOTENCY_KEY.pattern.endswith(f"{{1,{limit}}}$")
 
 
+def test_kinds_match_registry(document):
+    documented = document["components"]["schemas"]["Kind"]["enum"]
+    mapping = document["components"]["schemas"]["ChallengeParameters"]["discriminator"]
+
+    assert sorted(documented) == challenges.names()
+    assert sorted(mapping["mapping"]) == challenges.names()
+
+
+def test_proof_of_work_variants_match_code(document):
+    variants = document["components"]["schemas"]["ProofOfWorkChallenge"]["oneOf"]
+    documented = {}
+
+    for variant in variants:
+        salt = variant["properties"]["salt"]
+        assert salt["minLength"] == salt["maxLength"], variant["title"]
+        costs = sorted(
+            (case["properties"]["bits"]["const"], case["properties"]["puzzles"]["const"])
+            for case in variant["anyOf"]
+        )
+        documented[variant["title"]] = (salt["minLength"], costs)
+
+    expected = {
+        name: (
+            proof_of_work.cost(0, name)[2],
+            sorted(proof_of_work.cost(level, name)[:2] for level in proof_of_work.LEVELS),
+        )
+        for name in proof_of_work.VARIANTS
+    }
+    assert documented == expected
+
+
+def test_proof_of_work_table_matches_code(document):
+    description = document["components"]["schemas"]["ProofOfWorkChallenge"][
+        "description"
+    ]
+
+    for name in proof_of_work.VARIANTS:
+        cells = [
+            f"{bits} x {puzzles}"
+            for bits, puzzles, _ in (
+                proof_of_work.cost(level, name) for level in sorted(proof_of_work.LEVELS)
+            )
+        ]
+        salt_length = proof_of_work.cost(0, name)[2]
+        row = f"| {name} | {salt_length} | {' | '.join(cells)} |"
+        assert row in description, row
+
+
+def test_media_rate_limit_matches_code(document):
+    operation = document["paths"]["/api/v1/challenges/{challenge_id}/image"]["get"]
+
+    assert f"at most {media_api.MEDIA_PER_MINUTE} images" in operation["description"]
+
+
+def test_ticket_secret_error_is_a_service_error():
+    assert tickets_api.InvalidSecret in service_error_classes()
+
+
+def document_examples(node: Any, path: str = "#") -> list[tuple[str, str, Any]]:
+    """Return (location, schema pointer, value) for every example in ``node``.
+
+    Schemas carry a list under ``examples``; media types carry a map of
+    example objects, whose ``value`` must match the media type's schema.
+    """
+    found = []
+
+    if isinstance(node, dict):
+        if path.startswith("#/components/schemas/") and isinstance(
+            node.get("examples"), list
+        ):
+            for index, value in enumerate(node["examples"]):
+                found.append((f"{path}/examples/{index}", path, value))
+
+        if "schema" in node and isinstance(node.get("examples"), dict):
+            for name, example in node["examples"].items():
+                found.append((f"{path}/examples/{name}", f"{path}/schema", example["value"]))
+
+        for key, value in node.items():
+            escaped = str(key).replace("~", "~0").replace("/", "~1")
+            found.extend(document_examples(value, f"{path}/{escaped}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(document_examples(value, f"{path}/{index}"))
+
+    return found
+
+
+def test_document_has_examples_of_new_shapes(document):
+    locations = [location for location, _, _ in document_examples(document)]
+
+    assert len(locations) >= 20, locations
+    assert any("AnswerNotAccepted" in location for location in locations)
+    assert any("replace" in location for location in locations)
+
+
+@pytest.mark.parametrize(
+    ("location", "pointer", "value"),
+    document_examples(load_document()),
+    ids=[location for location, _, _ in document_examples(load_document())],
+)
+def test_example_matches_schema(contract, location, pointer, value):
+    assert contract.body_errors(pointer, value) == []
+
+
 # Issuing a challenge
+
+
+def epoch_pow_cost(service, now: float, level: int) -> tuple[int, int, int]:
+    """Return (bits, puzzles, salt length) of a proof of work issued at ``now``."""
+    variants = proof_of_work.ProofOfWork.variants
+    selection = service.rotation.select("pow", len(variants), now)
+    return proof_of_work.cost(level, variants[selection.variant])
+
+
+@pytest.mark.parametrize("level", range(MAX_LEVEL + 1))
+def test_create_challenge_pow_of_every_variant(
+    client, store, service, contract, clock, level
+):
+    # Consecutive epochs select different variants, so one epoch per variant
+    # issues every variant of the level.
+    site, _ = create_site(store, f"Level {level}", ["localhost"], clock.now)
+    Policies(store).set(site, SitePolicy(floor=level, network_limit=0))
+    seen = set()
+
+    for _ in proof_of_work.VARIANTS:
+        response = post_body(
+            client, CHALLENGES, {"sitekey": site.sitekey, "action": "book"}
+        )
+
+        assert response.status_code == 201, response.get_data(as_text=True)
+        contract.check(response)
+        body = response.get_json()
+        bits, puzzles, salt_length = epoch_pow_cost(service, clock.now, level)
+        assert body["level"] == level
+        assert body["challenge"]["bits"] == bits
+        assert body["challenge"]["puzzles"] == puzzles
+        assert len(body["challenge"]["salt"]) == salt_length
+        seen.add(salt_length)
+        clock.advance(config.DEFAULTS["EPOCH_SECONDS"])
+
+    assert len(seen) == len(proof_of_work.VARIANTS)
 
 
 @pytest.mark.parametrize(
@@ -401,18 +543,22 @@ def test_idempotency_key_limit_matches_code():
         "extra-field",
     ],
 )
-def test_create_challenge_issues_pow(flow, contract, clock, origin, extra):
+def test_create_challenge_issues_pow(flow, service, contract, clock, origin, extra):
     response = flow.issue(origin=origin, **extra)
 
     assert response.status_code == 201, response.get_data(as_text=True)
     contract.check(response)
     body = response.get_json()
+    bits, puzzles, salt_length = epoch_pow_cost(service, clock.now, level=0)
     assert body["level"] == 0
+    assert body["step"] == 1
+    assert body["steps"] == 1
     assert body["expires_in"] == config.DEFAULTS["CHALLENGE_TTL"]
     assert body["expires_at"] == isoformat(clock.now + body["expires_in"])
     assert body["challenge"]["kind"] == "pow"
-    assert body["challenge"]["bits"] == proof_of_work.LEVELS[0][0]
-    assert body["challenge"]["puzzles"] == proof_of_work.LEVELS[0][1]
+    assert body["challenge"]["bits"] == bits
+    assert body["challenge"]["puzzles"] == puzzles
+    assert len(body["challenge"]["salt"]) == salt_length
     assert response.headers["Access-Control-Allow-Origin"] == origin
     assert response.headers["Vary"] == "Origin"
     assert response.headers["Cache-Control"] == "no-store"
@@ -633,6 +779,18 @@ def invalid_answer(field: str, **fields: Any) -> Rejection:
     return Rejection(answer_body(**fields), 400, "invalid-request", field)
 
 
+def invalid_pow_answer(field: str, answer: dict) -> Rejection:
+    """Return an answer object that only a proof-of-work challenge rejects.
+
+    The document cannot tell the kind of the challenge from the opaque
+    envelope, and a timing challenge accepts any object as its answer, so
+    the document accepts these requests.
+    """
+    return Rejection(
+        answer_body(answer=answer), 400, "invalid-request", field, request_valid=True
+    )
+
+
 def tampered_envelope(issued: dict) -> dict:
     envelope = issued["envelope"]
     # The signature covers the encoded payload, so any changed character breaks it.
@@ -667,46 +825,55 @@ ANSWER_REJECTIONS = [
     pytest.param(invalid_answer("answer", answer=...), id="answer-missing"),
     pytest.param(invalid_answer("answer", answer=None), id="answer-null"),
     pytest.param(invalid_answer("answer", answer=[1, 2]), id="answer-list"),
-    pytest.param(invalid_answer("answer", answer={}), id="nonces-missing"),
+    pytest.param(invalid_pow_answer("answer", {}), id="nonces-missing"),
     pytest.param(
-        invalid_answer("answer.nonces", answer={"nonces": "1,2"}), id="nonces-string"
+        invalid_pow_answer("answer", {"held_ms": 2000, "input": "key"}),
+        id="timing-answer",
+    ),
+    pytest.param(invalid_pow_answer("answer", {"text": "AMCYR"}), id="image-answer"),
+    pytest.param(
+        # No kind accepts a negative hold, so the document rejects it too.
+        invalid_answer("answer", answer={"held_ms": -1}),
+        id="held-ms-negative",
     ),
     pytest.param(
-        invalid_answer("answer.nonces", answer={"nonces": [0] * (proof_of_work.MAX_PUZZLES + 1)}),
+        invalid_answer("answer", answer={"input": "mouse"}), id="input-unknown"
+    ),
+    pytest.param(
+        invalid_pow_answer("answer.nonces", {"nonces": "1,2"}), id="nonces-string"
+    ),
+    pytest.param(
+        invalid_pow_answer(
+            "answer.nonces", {"nonces": [0] * (proof_of_work.MAX_PUZZLES + 1)}
+        ),
         id="nonces-too-many",
     ),
     pytest.param(
-        invalid_answer("answer.nonces", answer={"nonces": [-1]}), id="nonce-negative"
+        invalid_pow_answer("answer.nonces", {"nonces": [-1]}), id="nonce-negative"
     ),
     pytest.param(
-        invalid_answer("answer.nonces", answer={"nonces": [2**53]}),
+        invalid_pow_answer("answer.nonces", {"nonces": [2**53]}),
         id="nonce-2-power-53",
     ),
     pytest.param(
-        invalid_answer("answer.nonces", answer={"nonces": [10**30]}), id="nonce-huge"
+        invalid_pow_answer("answer.nonces", {"nonces": [10**30]}), id="nonce-huge"
     ),
     pytest.param(
-        invalid_answer("answer.nonces", answer={"nonces": [1.5]}), id="nonce-fraction"
+        invalid_pow_answer("answer.nonces", {"nonces": [1.5]}), id="nonce-fraction"
     ),
     pytest.param(
         # JSON Schema counts 1.0 as an integer, so only the service rejects it.
-        Rejection(
-            answer_body(answer={"nonces": [1.0]}),
-            400,
-            "invalid-request",
-            "answer.nonces",
-            request_valid=None,
-        ),
+        invalid_pow_answer("answer.nonces", {"nonces": [1.0]}),
         id="nonce-whole-float",
     ),
     pytest.param(
-        invalid_answer("answer.nonces", answer={"nonces": ["1"]}), id="nonce-string"
+        invalid_pow_answer("answer.nonces", {"nonces": ["1"]}), id="nonce-string"
     ),
     pytest.param(
-        invalid_answer("answer.nonces", answer={"nonces": [True]}), id="nonce-boolean"
+        invalid_pow_answer("answer.nonces", {"nonces": [True]}), id="nonce-boolean"
     ),
     pytest.param(
-        invalid_answer("answer.nonces", answer={"nonces": [None]}), id="nonce-null"
+        invalid_pow_answer("answer.nonces", {"nonces": [None]}), id="nonce-null"
     ),
     pytest.param(invalid_answer("client", client=[]), id="client-list"),
     pytest.param(invalid_answer("client", client="js"), id="client-string"),
@@ -916,8 +1083,13 @@ def test_answer_returns_pass_token(flow, issued, contract, clock, client_report)
     assert response.status_code == 200, response.get_data(as_text=True)
     contract.check(response)
     body = response.get_json()
-    assert body["expires_in"] == config.DEFAULTS["TOKEN_TTL"]
-    assert body["expires_at"] == isoformat(clock.now + body["expires_in"])
+    # The answer comes 0.4 s after issue: the token expires TOKEN_TTL seconds
+    # after the whole second of the answer, so 299.6 s are left, shown as 299.
+    expires_at = int(clock.now) + config.DEFAULTS["TOKEN_TTL"]
+    assert body["result"] == "pass"
+    assert body["expires_at"] == isoformat(expires_at)
+    assert body["expires_in"] == int(expires_at - clock.now)
+    assert body["expires_in"] == config.DEFAULTS["TOKEN_TTL"] - 1
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -979,7 +1151,15 @@ def test_answer_store_unavailable(flow, issued, store, contract):
 # CORS preflight
 
 
-@pytest.mark.parametrize("path", [CHALLENGES, answer_path(UNUSED_CHALLENGE_ID)])
+@pytest.mark.parametrize(
+    "path",
+    [
+        CHALLENGES,
+        answer_path(UNUSED_CHALLENGE_ID),
+        f"{CHALLENGES}/{UNUSED_CHALLENGE_ID}/replace",
+    ],
+    ids=["create", "answer", "replace"],
+)
 @pytest.mark.parametrize("origin", [ORIGIN, FOREIGN_ORIGIN])
 def test_preflight_allows_post(client, contract, path, origin):
     response = client.options(
@@ -1020,6 +1200,10 @@ def test_preflight_without_origin(client, contract):
     [
         ("GET", CHALLENGES),
         ("PUT", answer_path(UNUSED_CHALLENGE_ID)),
+        ("GET", f"{CHALLENGES}/{UNUSED_CHALLENGE_ID}/replace"),
+        ("POST", f"{CHALLENGES}/{UNUSED_CHALLENGE_ID}/image"),
+        ("DELETE", f"{CHALLENGES}/{UNUSED_CHALLENGE_ID}/audio"),
+        ("GET", "/api/v1/risk-tickets"),
         ("POST", "/healthz"),
         ("DELETE", "/widget/v1/service.js"),
     ],
@@ -1047,6 +1231,8 @@ def test_method_not_allowed_lists_allow(client, method, path):
         ("POST", CHALLENGES, 415),
         ("OPTIONS", CHALLENGES, 204),
         ("POST", SITEVERIFY, 200),
+        ("POST", "/api/v1/risk-tickets", 415),
+        ("GET", f"{CHALLENGES}/{UNUSED_CHALLENGE_ID}/image", 400),
         ("GET", CHALLENGES, 405),
         ("GET", "/api/v1/unknown", 404),
         ("GET", "/healthz", 200),
@@ -1090,6 +1276,7 @@ def test_siteverify_accepts_token(client, flow, clock, contract, encoding):
     assert body["action"] == "book"
     assert body["level"] == 0
     assert body["kinds"] == ["pow"]
+    assert body["reasons"] == []
     assert body["challenge_ts"] == isoformat(clock.now)
     assert "message" not in body
     assert response.headers["Cache-Control"] == "no-store"
