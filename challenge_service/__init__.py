@@ -21,6 +21,7 @@ from .service import ChallengeService
 from .signals import load_hash_key
 from .signals import Visitors
 from .service import Settings
+from .audit import AuditLog
 from .maintenance import PurgeJob
 from .testkeys import ensure_test_sites
 from .keys import KEYS_FILE
@@ -74,6 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         ),
         clock=settings.get("CLOCK") or time.time,
         visitors=Visitors(store, load_hash_key(store)),
+        audit=AuditLog(store, settings["AUDIT_FLUSH_MS"]),
     )
     app.extensions["challenge_service"] = service
     _check_shared_keys(store, signer)

@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     # Let the portal's risk and the observed signals choose each level; off,
     # every challenge of a site is at the floor of its policy.
     "ADAPTIVE": True,
+    # Milliseconds between writes of queued audit events; 0 writes each at once.
+    "AUDIT_FLUSH_MS": 1000,
     # Seconds audit events are kept (180 days).
     "AUDIT_RETENTION": 180 * 86400,
     # Seconds rate counters and quota logs are kept past their windows.
@@ -81,6 +83,7 @@ _INT_BOUNDS = {
     "AUDIT_RETENTION": (86400, 10 * 366 * 86400),
     "RATE_RETENTION": (3600, 30 * 86400),
     "PURGE_INTERVAL": (0, 7 * 86400),
+    "AUDIT_FLUSH_MS": (0, 60_000),
 }
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import challenges
+from .audit import AuditLog
 from . import testkeys
 from .challenges import Context
 from .challenges.epochs import Rotation
@@ -104,7 +105,9 @@ class ChallengeService:
         settings: Settings,
         clock: Callable[[], float],
         visitors: Visitors,
+        audit: AuditLog,
     ) -> None:
+        self.audit = audit
         self.store = store
         self.signer = signer
         self.settings = settings
@@ -629,9 +632,7 @@ class ChallengeService:
         return self.policies.get(site).quotas.get(token["action"])
 
     def _audit(self, event: str, site: Site, action: str, now: float, **fields: Any) -> None:
-        self.store.record_event(
-            {"event": event, "site": site.id, "action": action, **fields}, now
-        )
+        self.audit.record({"event": event, "site": site.id, "action": action, **fields}, now)
 
 
 def _available(step: Step) -> tuple[Any, dict[str, Any]]:

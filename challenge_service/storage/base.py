@@ -395,6 +395,21 @@ class StoreBase:
         text, site_id = encode_event(event)
         self._record_event(now, site_id, text)
 
+    def record_events(self, events: list[tuple[dict, float]]) -> None:
+        """Append several audit events at once; see :meth:`Store.record_events`."""
+        encoded = []
+
+        for event, now in events:
+            validate_time(now, "now")
+            text, site_id = encode_event(event)
+            encoded.append((now, site_id, text))
+
+        self._record_events(encoded)
+
+    def _record_events(self, encoded: list[tuple[float, int | None, str]]) -> None:
+        for now, site_id, text in encoded:
+            self._record_event(now, site_id, text)
+
     def events(
         self, since: float, until: float, limit: int, site_id: int | None = None
     ) -> list[dict]:
@@ -662,6 +677,12 @@ class Store(Protocol):
 
     def claim_setting(self, name: str, value: str) -> str:
         """Store ``value`` under ``name`` unless a value is there; return the stored one."""
+
+    def record_events(self, events: list[tuple[dict, float]]) -> None:
+        """Append several ``(event, now)`` audit events in one write.
+
+        Raise ValueError before writing anything if any event is invalid.
+        """
 
     def setting(self, name: str) -> str | None:
         """Return the value stored under ``name``, or None."""

@@ -647,17 +647,28 @@ class RedisStore(StoreBase):
     # A sorted set also gives each site an index that holds only ids, so the
     # JSON is stored once.
     def _record_event(self, now: float, site_id: int | None, text: str) -> None:
-        keys = [
-            self.prefix + "events:last-id",
-            self.prefix + "events:data",
-            self.prefix + "events:time",
-        ]
+        self._record_events([(now, site_id, text)])
 
-        if site_id is not None:
-            keys.append(f"{self.prefix}events:site:{site_id}")
+    def _record_events(self, encoded: list[tuple[float, int | None, str]]) -> None:
+        def record(connection: _Connection) -> None:
+            # One pipeline, one round trip; each event's script is atomic.
+            pipeline = connection.client.pipeline(transaction=False)
 
-        arguments = [repr(float(now)), text]
-        self._run(lambda connection: connection.record_event(keys, arguments))
+            for now, site_id, text in encoded:
+                keys = [
+                    self.prefix + "events:last-id",
+                    self.prefix + "events:data",
+                    self.prefix + "events:time",
+                ]
+
+                if site_id is not None:
+                    keys.append(f"{self.prefix}events:site:{site_id}")
+
+                connection.record_event(keys, [repr(float(now)), text], client=pipeline)
+
+            pipeline.execute()
+
+        self._run(record)
 
     def _events(
         self, since: float, until: float, limit: int, site_id: int | None

@@ -479,6 +479,13 @@ class SQLiteStore(StoreBase):
                 (now, site_id, text),
             )
 
+    def _record_events(self, encoded: list[tuple[float, int | None, str]]) -> None:
+        with self._transaction() as connection:
+            connection.executemany(
+                "INSERT INTO audit_events (time, site_id, event) VALUES (?, ?, ?)",
+                encoded,
+            )
+
     def _events(
         self, since: float, until: float, limit: int, site_id: int | None
     ) -> list[dict]:

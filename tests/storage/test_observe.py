@@ -65,3 +65,26 @@ def test_setting_reads_stored_value(store):
 
     assert store.setting("policy:x") == '{"floor": 1}'
     assert store.claim_setting("policy:x", "other") == '{"floor": 1}'
+
+
+def test_record_events_writes_batch_in_order(store):
+    store.record_events(
+        [
+            ({"event": "challenge", "site": 1}, NOW),
+            ({"event": "answer", "site": 2}, NOW + 1),
+            ({"event": "verify", "site": 1}, NOW + 2),
+        ]
+    )
+
+    everything = store.events(NOW, NOW + 10, 10)
+    first_site = store.events(NOW, NOW + 10, 10, site_id=1)
+
+    assert [event["event"] for event in everything] == ["challenge", "answer", "verify"]
+    assert [event["event"] for event in first_site] == ["challenge", "verify"]
+
+
+def test_record_events_rejects_whole_batch(store):
+    with pytest.raises(ValueError):
+        store.record_events([({"event": "ok"}, NOW), ({"event": "x" * 5000}, NOW)])
+
+    assert store.events(NOW - 1, NOW + 1, 10) == []

@@ -1,0 +1,105 @@
+"""The audit trail: one event per challenge request, answer and verification.
+
+Writing each event in its own store transaction would add a second write to
+every verification, the service's hot path. Events are therefore queued in
+the process and written in batches, one transaction or pipeline per batch,
+every ``flush_ms`` milliseconds by a daemon thread, and when the process
+exits. With ``flush_ms=0`` every event is written at once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import threading
+from typing import Any
+
+from .errors import StoreUnavailable
+from .storage import Store
+
+logger = logging.getLogger(__name__)
+
+#: Events kept while the store is unavailable; older ones are dropped.
+MAX_QUEUED = 10_000
+
+
+class AuditLog:
+    """Queue audit events and write them to the store in batches."""
+
+    def __init__(self, store: Store, flush_ms: int) -> None:
+        self.store = store
+        self.flush_ms = flush_ms
+        self._queue: collections.deque[tuple[dict[str, Any], float]] = collections.deque(
+            maxlen=MAX_QUEUED
+        )
+        self._lock = threading.Lock()
+        self._started_in: int | None = None
+        self._dropped = 0
+
+    def record(self, event: dict[str, Any], now: float) -> None:
+        """Record ``event`` at ``now``: at once, or with the next batch."""
+        if not self.flush_ms:
+            self.store.record_event(event, now)
+            return
+
+        self._start()
+
+        with self._lock:
+            if len(self._queue) == MAX_QUEUED:
+                self._dropped += 1
+
+            self._queue.append((event, now))
+
+    def flush(self) -> int:
+        """Write the queued events; return how many were written."""
+        with self._lock:
+            batch = list(self._queue)
+            self._queue.clear()
+            dropped, self._dropped = self._dropped, 0
+
+        if dropped:
+            logger.warning("dropped %d audit events while the store was unavailable", dropped)
+
+        if not batch:
+            return 0
+
+        try:
+            self.store.record_events(batch)
+        except StoreUnavailable as error:
+            # Keep the batch for the next attempt, in front of newer events.
+            with self._lock:
+                self._queue.extendleft(reversed(batch))
+
+            logger.warning("failed to write %d audit events, retrying: %s", len(batch), error)
+            return 0
+
+        return len(batch)
+
+    def _start(self) -> None:
+        # A forked worker inherits the queue but not the thread, so each
+        # process starts its own.
+        if self._started_in == os.getpid():
+            return
+
+        with self._lock:
+            if self._started_in == os.getpid():
+                return
+
+            self._started_in = os.getpid()
+            self._queue.clear()
+
+        threading.Thread(target=self._loop, name="audit", daemon=True).start()
+        atexit.register(self.flush)
+
+    def _loop(self) -> None:
+        wake = threading.Event()
+
+        while True:
+            wake.wait(self.flush_ms / 1000)
+
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the thread must survive any failure
+                logger.exception("audit flush failed")
