@@ -632,7 +632,7 @@ class ChallengeService:
         return self.policies.get(site).quotas.get(token["action"])
 
     def _audit(self, event: str, site: Site, action: str, now: float, **fields: Any) -> None:
-        self.audit.record({"event": event, "site": site.id, "action": action, **fields}, now)
+        self.audit.record({"event": event, "site_id": site.id, "action": action, **fields}, now)
 
 
 def _available(step: Step) -> tuple[Any, dict[str, Any]]:

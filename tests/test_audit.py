@@ -10,8 +10,8 @@ from challenge_service.audit import AuditLog
 def test_batched_events_wait_for_flush(store, clock):
     audit = AuditLog(store, flush_ms=60_000)
 
-    audit.record({"event": "challenge", "site": 1}, clock())
-    audit.record({"event": "verify", "site": 1}, clock() + 1)
+    audit.record({"event": "challenge", "site_id": 1}, clock())
+    audit.record({"event": "verify", "site_id": 1}, clock() + 1)
 
     assert store.events(0, clock() + 10, 10) == []
     assert audit.flush() == 2
@@ -23,7 +23,7 @@ def test_batched_events_wait_for_flush(store, clock):
 def test_unbuffered_log_writes_at_once(store, clock):
     audit = AuditLog(store, flush_ms=0)
 
-    audit.record({"event": "answer", "site": 2}, clock())
+    audit.record({"event": "answer", "site_id": 2}, clock())
 
     assert [event["event"] for event in store.events(0, clock() + 1, 10)] == ["answer"]
 
@@ -31,7 +31,7 @@ def test_unbuffered_log_writes_at_once(store, clock):
 def test_invalid_event_rejected_before_writing(store, clock):
     with pytest.raises(ValueError):
         store.record_events(
-            [({"event": "ok", "site": 1}, clock()), ({"event": {"nested": 1}}, clock())]
+            [({"event": "ok", "site_id": 1}, clock()), ({"event": {"nested": 1}}, clock())]
         )
 
     assert store.events(0, clock() + 1, 10) == []
@@ -41,10 +41,10 @@ def test_flushing_thread_writes_by_itself(store, clock):
     import time
 
     audit = AuditLog(store, flush_ms=50)
-    audit.record({"event": "challenge", "site": 3}, clock())
+    audit.record({"event": "challenge", "site_id": 3}, clock())
     deadline = time.monotonic() + 5
 
     while not store.events(0, clock() + 1, 10) and time.monotonic() < deadline:
         time.sleep(0.05)
 
-    assert [event["site"] for event in store.events(0, clock() + 1, 10)] == [3]
+    assert [event["site_id"] for event in store.events(0, clock() + 1, 10)] == [3]

@@ -30,9 +30,9 @@ def test_purge_job_runs_once_per_interval(store, clock):
 
 
 def test_purge_job_deletes_old_events_only(store, clock):
-    store.record_event({"event": "challenge", "site": 1}, clock())
+    store.record_event({"event": "challenge", "site_id": 1}, clock())
     clock.advance(181 * DAY)
-    store.record_event({"event": "verify", "site": 1}, clock())
+    store.record_event({"event": "verify", "site_id": 1}, clock())
 
     deleted = _job(store, clock).run_if_due()
 

@@ -70,9 +70,9 @@ def test_setting_reads_stored_value(store):
 def test_record_events_writes_batch_in_order(store):
     store.record_events(
         [
-            ({"event": "challenge", "site": 1}, NOW),
-            ({"event": "answer", "site": 2}, NOW + 1),
-            ({"event": "verify", "site": 1}, NOW + 2),
+            ({"event": "challenge", "site_id": 1}, NOW),
+            ({"event": "answer", "site_id": 2}, NOW + 1),
+            ({"event": "verify", "site_id": 1}, NOW + 2),
         ]
     )
 
