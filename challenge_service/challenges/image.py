@@ -18,8 +18,8 @@ from ..media import image as drawing
 from .base import Context
 from .base import Verdict
 
-#: Longest answer the widget lets a person type.
-MAX_ANSWER_LENGTH = 32
+#: Longest answer accepted: six digits spelled out as words need about 45.
+MAX_ANSWER_LENGTH = answers.MAX_INPUT_LENGTH
 
 
 @functools.lru_cache(maxsize=64)
