@@ -186,3 +186,56 @@ def test_shared_keys_check_follows_rotation(tmp_path):
     # The rotated instance re-signed the stored value with the newest key, so
     # an instance that kept only that key starts too.
     assert _start(tmp_path, [SECOND_KEY])
+
+
+def test_challenge_in_progress_survives_rotation(keyed_flow, key_file, clock):
+    issued = keyed_flow.issue().get_json()
+    key_file.rotate(clock())
+
+    response = keyed_flow.answer(issued)
+
+    assert response.status_code == 200
+    assert keyed_flow.verify(response.get_json()["pass_token"])["success"] is True
+
+
+def test_risk_ticket_from_before_rotation_works(keyed_flow, key_file, clock):
+    ticket = keyed_flow.client.post(
+        "/api/v1/risk-tickets",
+        json={"secret": keyed_flow.secret, "subject": "h-1", "risk": 0.95, "action": "book"},
+    ).get_json()["risk_ticket"]
+    key_file.rotate(clock())
+
+    issued = keyed_flow.issue(risk_ticket=ticket)
+
+    assert issued.status_code == 201
+    assert issued.get_json()["level"] == 4
+
+
+def _image_step(keyed_flow):
+    from challenge_service.policies import Policies
+    from challenge_service.policy import SitePolicy
+
+    store = keyed_flow.client.application.extensions["challenge_service"].store
+    Policies(store).set(keyed_flow.site, SitePolicy(floor=3, max_level=3))
+    step = keyed_flow.answer(keyed_flow.issue().get_json()).get_json()
+    assert step["challenge"]["kind"] == "image"
+    return step
+
+
+def test_image_secret_survives_rotation_until_retired(keyed_flow, key_file, clock):
+    step = _image_step(keyed_flow)
+    key_file.rotate(clock())
+
+    assert keyed_flow.client.get(step["challenge"]["image_url"]).status_code == 200
+
+    key_file.retire(clock(), MAX_LIFETIME, force=True)
+    image = keyed_flow.client.get(step["challenge"]["image_url"])
+    answer = keyed_flow.client.post(
+        f"/api/v1/challenges/{step['challenge_id']}/answer",
+        json={"envelope": step["envelope"], "answer": {"text": "x"}},
+        headers={"Origin": "http://localhost:8081"},
+    )
+
+    assert image.status_code == 400
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "invalid-envelope"
