@@ -123,60 +123,79 @@ class SitePolicy:
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that is out of range."""
-        if not 0.0 <= self.default_risk <= 1.0:
-            raise ValueError("default_risk must be from 0.0 to 1.0.")
+        _check_number("default_risk", self.default_risk, 0.0, 1.0, "a risk")
 
-        if len(self.thresholds) != MAX_LEVEL or list(self.thresholds) != sorted(
-            self.thresholds
-        ):
+        if not isinstance(self.thresholds, tuple) or len(self.thresholds) != MAX_LEVEL:
             raise ValueError(
                 f"thresholds must be {MAX_LEVEL} increasing scores from 0.0 to 1.0."
             )
 
-        if not all(0.0 < value <= 1.0 for value in self.thresholds):
-            raise ValueError("thresholds must lie above 0.0 and at most 1.0.")
+        for threshold in self.thresholds:
+            _check_number("thresholds", threshold, 0.001, 1.0, "a score")
+
+        if list(self.thresholds) != sorted(self.thresholds):
+            raise ValueError("thresholds must be increasing scores from 0.0 to 1.0.")
 
         for name in ("floor", "max_level", "max_pow_level"):
-            if not 0 <= getattr(self, name) <= MAX_LEVEL:
-                raise ValueError(f"{name} must be a level from 0 to {MAX_LEVEL}.")
+            _check_whole(name, getattr(self, name), 0, MAX_LEVEL, "a level")
 
         if self.floor > self.max_level:
             raise ValueError("floor must not be above max_level.")
 
-        if not 0 <= self.wait_per_level_ms <= 20_000:
-            raise ValueError("wait_per_level_ms must be from 0 to 20000.")
+        _check_whole("wait_per_level_ms", self.wait_per_level_ms, 0, 20_000, "milliseconds")
+        _check_whole("burst_per_minute", self.burst_per_minute, 0, 10_000_000, "a count")
+        _check_whole("network_limit", self.network_limit, 0, 10_000_000, "a count")
+        _check_whole("window_seconds", self.window_seconds, 60, 86_400, "seconds")
 
-        if set(self.halves) != set(SIGNAL_HALVES) or not all(
-            value > 0 for value in self.halves.values()
-        ):
+        if not isinstance(self.halves, dict) or set(self.halves) != set(SIGNAL_HALVES):
             raise ValueError(
-                f"halves must give a positive count for each of {sorted(SIGNAL_HALVES)}."
+                f"halves must give a count for each of {sorted(SIGNAL_HALVES)}."
             )
 
-        for name in ("burst_per_minute", "network_limit", "window_seconds"):
-            if not 0 <= getattr(self, name) <= 10_000_000:
-                raise ValueError(f"{name} must be a count from 0 to 10000000.")
+        for code, half in self.halves.items():
+            _check_number(f"halves[{code!r}]", half, 0.1, 1_000_000, "a count")
 
-        for action, (limit, window) in self.quotas.items():
-            if not 1 <= limit <= 1000 or not 60 <= window <= 366 * 86400:
-                raise ValueError(
-                    f"quotas[{action!r}] must be [limit 1..1000, window 60..31622400 s]."
-                )
+        if not isinstance(self.quotas, dict):
+            raise ValueError('quotas must map actions to [limit, window], such as {"book": [2, 604800]}.')
+
+        for action, pair in self.quotas.items():
+            if not isinstance(pair, tuple) or len(pair) != 2:
+                raise ValueError(f"quotas[{action!r}] must be [limit, window seconds].")
+
+            _check_whole(f"quotas[{action!r}] limit", pair[0], 1, 1000, "a count")
+            _check_whole(f"quotas[{action!r}] window", pair[1], 60, 366 * 86400, "seconds")
+
+
+def _check_whole(name: str, value: Any, low: int, high: int, unit: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(
+            f"{name} must be a whole number from {low} to {high} ({unit}), not {value!r}."
+        )
+
+
+def _check_number(name: str, value: Any, low: float, high: float, unit: str) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not low <= value <= high
+    ):
+        raise ValueError(f"{name} must be {unit} from {low} to {high}, not {value!r}.")
 
 
 def _tuples(values: dict[str, Any]) -> dict[str, Any]:
     converted: dict[str, Any] = {}
 
-    if "thresholds" in values:
+    if "thresholds" in values and isinstance(values["thresholds"], list):
         converted["thresholds"] = tuple(values["thresholds"])
 
-    if "quotas" in values:
+    if "quotas" in values and isinstance(values["quotas"], dict):
         converted["quotas"] = {
-            action: (int(pair[0]), int(pair[1]))
-            for action, pair in dict(values["quotas"]).items()
+            action: tuple(pair) if isinstance(pair, (list, tuple)) else pair
+            for action, pair in values["quotas"].items()
         }
 
-    if "halves" in values:
+    if "halves" in values and isinstance(values["halves"], dict):
         converted["halves"] = {**SIGNAL_HALVES, **values["halves"]}
 
     return converted

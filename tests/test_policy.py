@@ -201,3 +201,49 @@ def test_signals_fields_cover_every_counted_reason():
 
     assert counted == set(REASONS) - {"portal-risk", "site-burst", "site-floor"}
     assert {field.name for field in dataclasses.fields(Signals)} == set(SIGNAL_FIELDS)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"window_seconds": 600_000},
+        {"window_seconds": 0},
+        {"window_seconds": -600},
+        {"wait_per_level_ms": 1_722_482_693_000},
+        {"wait_per_level_ms": -1},
+        {"quotas": {"book": [2, 1_722_482_693_000]}},
+        {"quotas": {"book": [2, 0]}},
+        {"quotas": {"book": [2, -604800]}},
+    ],
+)
+def test_policy_rejects_times_in_wrong_unit(values):
+    field = next(iter(values))
+
+    with pytest.raises(ValueError) as raised:
+        SitePolicy.from_dict(values)
+
+    message = str(raised.value)
+    assert field in message
+    assert "seconds" in message or "milliseconds" in message
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"floor": "1"},
+        {"floor": True},
+        {"floor": 1.5},
+        {"default_risk": "0.5"},
+        {"default_risk": float("nan")},
+        {"thresholds": "0.3"},
+        {"thresholds": [0.3, 0.5, 0.7, "x"]},
+        {"quotas": [["book", 2, 3600]]},
+        {"quotas": {"book": 2}},
+        {"quotas": {"book": [2, 3600, 1]}},
+        {"halves": {"replay": "two"}},
+        {"halves": []},
+    ],
+)
+def test_policy_rejects_wrong_types(values):
+    with pytest.raises(ValueError, match=next(iter(values))):
+        SitePolicy.from_dict(values)
