@@ -558,6 +558,19 @@ class ChallengeService:
         if site is None:
             return _failure("invalid-input-secret")
 
+        result = self._verify_for_site(site, fields, response, now)
+
+        if not result["success"]:
+            self._audit(
+                "verify", site, result.get("action", ""), now,
+                outcome=result["error-codes"][-1],
+            )
+
+        return result
+
+    def _verify_for_site(
+        self, site: Site, fields: dict[str, str | None], response: str, now: float
+    ) -> dict[str, Any]:
         sitekey = fields.get("sitekey")
 
         if sitekey and not hmac.compare_digest(sitekey.encode(), site.sitekey.encode()):
@@ -594,9 +607,8 @@ class ChallengeService:
             )
 
             if not allowed:
-                self._audit("verify", site, token["action"], now, outcome="quota-exceeded",
-                            level=token["level"])
                 failure = _failure("quota-exceeded")
+                failure["action"] = token["action"]
                 failure["quota_frees_at"] = isoformat(math.ceil(frees_at or now))
                 return failure
 
@@ -616,8 +628,6 @@ class ChallengeService:
             if quota is not None:
                 self.store.release_quota("quota", _quota_key(token), token["jti"])
 
-            self._audit("verify", site, token["action"], now, outcome="duplicate",
-                        level=token["level"])
             return _failure("timeout-or-duplicate", "already-seen-response")
 
         self._audit("verify", site, token["action"], now, outcome="success",

@@ -118,7 +118,7 @@ def test_purge_deletes_expired_records(tmp_path):
 
     result = _run("purge", "--data-dir", str(tmp_path))
 
-    assert "Deleted 1 expired records." in result.output
+    assert "Deleted 1 used records." in result.output
     assert store.consume("challenge", "old", expires_at=1.0) is True
     assert store.consume("challenge", "new", expires_at=4_000_000_000.0) is False
 

@@ -352,6 +352,25 @@ def test_quota_frees_after_window(app, flow, clock):
     assert flow.verify(_booked_token(flow, clock))["success"] is True
 
 
+def test_every_verify_outcome_is_audited(app, flow, clock):
+    store = app.extensions["challenge_service"].store
+    token = flow.pass_token()
+    flow.verify(token)
+    flow.verify(token)
+    flow.verify("not-a-token")
+    clock.advance(400)
+    flow.verify(token)
+
+    outcomes = [e["outcome"] for e in store.events(0, clock() + 1, 100) if e["event"] == "verify"]
+
+    assert outcomes == [
+        "success",
+        "already-seen-response",
+        "invalid-input-response",
+        "expired-input-response",
+    ]
+
+
 def test_duplicate_verify_does_not_use_quota(app, flow, clock):
     _set_policy(app, flow.site, quotas={"book": (2, 86400)})
     token = _booked_token(flow, clock)

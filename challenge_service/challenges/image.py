@@ -69,8 +69,8 @@ class Image:
             "audio_url": f"{base}/audio?m={media_ticket}",
             "width": drawn.css_width,
             "height": drawn.css_height,
-            "prompt": drawn.prompt,
-            "alt": drawn.alt,
+            "prompt": dict(drawn.prompt),
+            "alt": dict(drawn.alt),
             "max_length": MAX_ANSWER_LENGTH,
         }
 
