@@ -384,6 +384,10 @@ def measure(
             "generator_share_of_machine": generator_cpu / (wall * cores),
             "generator_share_of_one_core": generator_cpu / wall,
             "workers_s": cpu["workers"],
+            # CPU time per request varies less with other load on the
+            # machine than the rate does, so sizing can start from it.
+            "workers_ms_per_request": _per_request(cpu["workers"], total_requests),
+            "redis_ms_per_request": _per_request(cpu["redis"], total_requests),
             "masters_s": cpu["masters"],
             "redis_s": cpu["redis"],
             # Loopback traffic is handled partly in softirq context, which
@@ -399,6 +403,10 @@ def measure(
         "server_errors": setup.error_lines(),
         "redis_peak_rss_mib": (peak_rss_mib(ids["redis"][0]) if ids["redis"] else None),
     }
+
+
+def _per_request(seconds: float, requests: int) -> float | None:
+    return seconds * 1000 / requests if requests else None
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -540,6 +548,12 @@ def format_run(result: dict) -> str:
         f" interrupts {cpu['interrupts_share']:.0%}, steal {cpu['steal_share']:.0%},"
         f" idle {cpu['idle_share']:.0%}, other processes"
         f" {cpu['other_processes_share']:.0%}",
+        f"worker CPU per request: {_format(cpu['workers_ms_per_request'], 2)} ms"
+        + (
+            f", redis-server {cpu['redis_ms_per_request']:.3f} ms"
+            if result["redis_peak_rss_mib"]
+            else ""
+        ),
         f"worker peak RSS (VmHWM): {min(rss, default=0):.1f} to"
         f" {max(rss, default=0):.1f} MiB over {len(rss)} workers"
         + (
