@@ -25,7 +25,12 @@ from typing import Any
 
 import pytest
 
+from challenge_service import DATABASE_NAME
 from challenge_service.challenges.proof_of_work import solve
+from challenge_service.policies import Policies
+from challenge_service.storage import open_store
+
+from .escalation import pinned_policy
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -199,6 +204,7 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
             process, [service_url + "/healthz", demo_url + "/demo/"], log_path
         )
         site = json.loads((data_dir / "demo-site.json").read_text())
+        _pin_demo_policy(data_dir, site["sitekey"])
         yield DemoServer(
             service_url=service_url,
             demo_url=demo_url,
@@ -209,6 +215,22 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
         )
     finally:
         _stop(process)
+
+
+def _pin_demo_policy(data_dir: Path, sitekey: str) -> None:
+    """Keep the demo site at level 0, the proof of work alone, for the session.
+
+    Every request of the suite comes from 127.0.0.1, so with the default
+    policy the network's request rate would raise the level after a few dozen
+    challenges and the network limit would answer 429 later. The tests of
+    this module were written for level 0; the step tests run their own
+    services with their own policies. The service reads the policy at the
+    first challenge request, which comes after this.
+    """
+    store = open_store("", data_dir / DATABASE_NAME)
+    site = store.site_by_sitekey(sitekey)
+    assert site is not None, f"the demo site {sitekey} is not in {data_dir}"
+    Policies(store).set(site, pinned_policy(0))
 
 
 @pytest.fixture(scope="session")

@@ -43,9 +43,10 @@ SIGNING_KEY = "browser-step-tests-signing-key-7Hq2xVw9Lp4Zr"
 #: Seconds to wait for the demo portal after the service answers.
 PORTAL_START_TIMEOUT = 20
 
-#: Signal halves so large that no count the tests make raises the level, so
-#: that each test gets the level its policy sets and nothing else.
-QUIET_HALVES = {code: 1e9 for code in SIGNAL_HALVES}
+#: Signal halves so large, the largest a policy accepts, that no count the
+#: tests make raises the level: a hundred events make a risk below 0.0001.
+#: Each test then gets the level its policy or its risk ticket sets.
+QUIET_HALVES = {code: 1_000_000.0 for code in SIGNAL_HALVES}
 
 
 def pinned_policy(level: int, **fields: Any) -> SitePolicy:
