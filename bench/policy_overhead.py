@@ -61,11 +61,18 @@ def measure(adaptive: bool, load: WrkSettings, workers: int) -> dict:
             "CHALLENGE_SERVICE_ADAPTIVE": "true" if adaptive else "false",
             "CHALLENGE_SERVICE_PROXY_HOPS": "1",
         }
-        added = _cli("sites", "add", "--name", "Bench", "--hostname", "localhost", env=env)
+        added = _cli(
+            "sites", "add", "--name", "Bench", "--hostname", "localhost", env=env
+        )
         sitekey = added.split()[2]
         _cli(
-            "sites", "policy", sitekey,
-            "--set", "network_limit=0", "--set", "burst_per_minute=0",
+            "sites",
+            "policy",
+            sitekey,
+            "--set",
+            "network_limit=0",
+            "--set",
+            "burst_per_minute=0",
             env=env,
         )
         port = free_port()

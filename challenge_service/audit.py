@@ -31,8 +31,8 @@ class AuditLog:
     def __init__(self, store: Store, flush_ms: int) -> None:
         self.store = store
         self.flush_ms = flush_ms
-        self._queue: collections.deque[tuple[dict[str, Any], float]] = collections.deque(
-            maxlen=MAX_QUEUED
+        self._queue: collections.deque[tuple[dict[str, Any], float]] = (
+            collections.deque(maxlen=MAX_QUEUED)
         )
         self._lock = threading.Lock()
         self._started_in: int | None = None
@@ -60,7 +60,9 @@ class AuditLog:
             dropped, self._dropped = self._dropped, 0
 
         if dropped:
-            logger.warning("dropped %d audit events while the store was unavailable", dropped)
+            logger.warning(
+                "dropped %d audit events while the store was unavailable", dropped
+            )
 
         if not batch:
             return 0
@@ -72,7 +74,9 @@ class AuditLog:
             with self._lock:
                 self._queue.extendleft(reversed(batch))
 
-            logger.warning("failed to write %d audit events, retrying: %s", len(batch), error)
+            logger.warning(
+                "failed to write %d audit events, retrying: %s", len(batch), error
+            )
             return 0
 
         return len(batch)

@@ -273,7 +273,7 @@ def sites_rotate_secret(sitekey: str, grace: int | None, data_dir: Path | None) 
     multiple=True,
     metavar="FIELD=JSON",
     help="Change one policy field, for example --set floor=1 or"
-    ' --set \'quotas={"book": [2, 604800]}\'. Repeat for several fields.',
+    " --set 'quotas={\"book\": [2, 604800]}'. Repeat for several fields.",
 )
 @click.option("--reset", is_flag=True, help="Go back to the default policy.")
 @_data_dir_option

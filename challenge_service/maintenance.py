@@ -53,7 +53,9 @@ class PurgeJob:
             return None
 
         deleted = self.purge()
-        logger.info("purged %s", ", ".join(f"{n} {kind}" for kind, n in deleted.items()))
+        logger.info(
+            "purged %s", ", ".join(f"{n} {kind}" for kind, n in deleted.items())
+        )
         return deleted
 
     def start(self) -> None:

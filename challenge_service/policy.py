@@ -142,8 +142,12 @@ class SitePolicy:
         if self.floor > self.max_level:
             raise ValueError("floor must not be above max_level.")
 
-        _check_whole("wait_per_level_ms", self.wait_per_level_ms, 0, 20_000, "milliseconds")
-        _check_whole("burst_per_minute", self.burst_per_minute, 0, 10_000_000, "a count")
+        _check_whole(
+            "wait_per_level_ms", self.wait_per_level_ms, 0, 20_000, "milliseconds"
+        )
+        _check_whole(
+            "burst_per_minute", self.burst_per_minute, 0, 10_000_000, "a count"
+        )
         _check_whole("network_limit", self.network_limit, 0, 10_000_000, "a count")
         _check_whole("window_seconds", self.window_seconds, 60, 86_400, "seconds")
 
@@ -156,20 +160,30 @@ class SitePolicy:
             _check_number(f"halves[{code!r}]", half, 0.1, 1_000_000, "a count")
 
         if not isinstance(self.quotas, dict):
-            raise ValueError('quotas must map actions to [limit, window], such as {"book": [2, 604800]}.')
+            raise ValueError(
+                "quotas must map actions to [limit, window seconds], such as"
+                ' {"book": [2, 604800]}.'
+            )
 
         for action, pair in self.quotas.items():
             if not isinstance(pair, tuple) or len(pair) != 2:
                 raise ValueError(f"quotas[{action!r}] must be [limit, window seconds].")
 
             _check_whole(f"quotas[{action!r}] limit", pair[0], 1, 1000, "a count")
-            _check_whole(f"quotas[{action!r}] window", pair[1], 60, 366 * 86400, "seconds")
+            _check_whole(
+                f"quotas[{action!r}] window", pair[1], 60, 366 * 86400, "seconds"
+            )
 
 
 def _check_whole(name: str, value: Any, low: int, high: int, unit: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not low <= value <= high
+    ):
         raise ValueError(
-            f"{name} must be a whole number from {low} to {high} ({unit}), not {value!r}."
+            f"{name} must be a whole number from {low} to {high} ({unit}),"
+            f" not {value!r}."
         )
 
 

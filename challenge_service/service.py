@@ -151,8 +151,15 @@ class ChallengeService:
             policy = dataclasses.replace(policy, network_limit=0, burst_per_minute=0)
 
         if policy.network_limit and signals.network_rate > policy.network_limit:
-            self._audit("challenge", site, action, clock_now, outcome="rate-limited",
-                        network=network, subject=subject)
+            self._audit(
+                "challenge",
+                site,
+                action,
+                clock_now,
+                outcome="rate-limited",
+                network=network,
+                subject=subject,
+            )
             raise RateLimited(
                 "This network requested more challenges than the site allows;"
                 " wait before requesting another.",
@@ -176,9 +183,16 @@ class ChallengeService:
             "q": quota_subject,
         }
         self._audit(
-            "challenge", site, action, clock_now, outcome="issued",
-            level=decision.level, reasons=list(decision.reasons), network=network,
-            subject=subject, score=decision.score,
+            "challenge",
+            site,
+            action,
+            clock_now,
+            outcome="issued",
+            level=decision.level,
+            reasons=list(decision.reasons),
+            network=network,
+            subject=subject,
+            score=decision.score,
         )
         return self._start_step(flow, 0, [], clock_now)
 
@@ -361,11 +375,20 @@ class ChallengeService:
         flow = _flow_of(state)
 
         if state["step"] + 1 < len(state["steps"]):
-            return {"result": "next", **self._start_step(flow, state["step"] + 1, done, clock_now)}
+            return {
+                "result": "next",
+                **self._start_step(flow, state["step"] + 1, done, clock_now),
+            }
 
         self._audit(
-            "answer", site, state["action"], clock_now, outcome="passed",
-            level=state["level"], reasons=state["reasons"], network=network,
+            "answer",
+            site,
+            state["action"],
+            clock_now,
+            outcome="passed",
+            level=state["level"],
+            reasons=state["reasons"],
+            network=network,
             solve_ms=int(elapsed_ms),
         )
         return {"result": "pass", **self._pass_token(state, done, clock_now)}
@@ -441,7 +464,9 @@ class ChallengeService:
             return WrongAnswer(message, field="answer")
 
         attempts = self.store.hit(
-            "attempts", state["id"], self.settings.challenge_ttl + USED_ID_MARGIN,
+            "attempts",
+            state["id"],
+            self.settings.challenge_ttl + USED_ID_MARGIN,
             clock_now,
         )
         left = max(MAX_ATTEMPTS - attempts, 0)
@@ -546,10 +571,14 @@ class ChallengeService:
         now = self.clock()
 
         if self.settings.test_keys:
-            if hmac.compare_digest(secret.encode(), testkeys.ALWAYS_PASS_SECRET.encode()):
+            if hmac.compare_digest(
+                secret.encode(), testkeys.ALWAYS_PASS_SECRET.encode()
+            ):
                 return _test_success(now)
 
-            if hmac.compare_digest(secret.encode(), testkeys.ALWAYS_FAIL_SECRET.encode()):
+            if hmac.compare_digest(
+                secret.encode(), testkeys.ALWAYS_FAIL_SECRET.encode()
+            ):
                 return _failure("invalid-input-response")
 
         # 2. The secret names the site; a token of another site is invalid.
@@ -562,7 +591,10 @@ class ChallengeService:
 
         if not result["success"]:
             self._audit(
-                "verify", site, result.get("action", ""), now,
+                "verify",
+                site,
+                result.get("action", ""),
+                now,
                 outcome=result["error-codes"][-1],
             )
 
@@ -630,8 +662,15 @@ class ChallengeService:
 
             return _failure("timeout-or-duplicate", "already-seen-response")
 
-        self._audit("verify", site, token["action"], now, outcome="success",
-                    level=token["level"], reasons=result["reasons"])
+        self._audit(
+            "verify",
+            site,
+            token["action"],
+            now,
+            outcome="success",
+            level=token["level"],
+            reasons=result["reasons"],
+        )
         logger.debug("verified site=%s level=%s", site.id, token["level"])
         return result
 
@@ -641,8 +680,12 @@ class ChallengeService:
 
         return self.policies.get(site).quotas.get(token["action"])
 
-    def _audit(self, event: str, site: Site, action: str, now: float, **fields: Any) -> None:
-        self.audit.record({"event": event, "site_id": site.id, "action": action, **fields}, now)
+    def _audit(
+        self, event: str, site: Site, action: str, now: float, **fields: Any
+    ) -> None:
+        self.audit.record(
+            {"event": event, "site_id": site.id, "action": action, **fields}, now
+        )
 
 
 def _available(step: Step) -> tuple[Any, dict[str, Any]]:

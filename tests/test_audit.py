@@ -31,7 +31,10 @@ def test_unbuffered_log_writes_at_once(store, clock):
 def test_invalid_event_rejected_before_writing(store, clock):
     with pytest.raises(ValueError):
         store.record_events(
-            [({"event": "ok", "site_id": 1}, clock()), ({"event": {"nested": 1}}, clock())]
+            [
+                ({"event": "ok", "site_id": 1}, clock()),
+                ({"event": {"nested": 1}}, clock()),
+            ]
         )
 
     assert store.events(0, clock() + 1, 10) == []

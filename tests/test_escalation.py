@@ -47,7 +47,9 @@ def _answer_step(flow, clock, issued):
     if challenge["kind"] == "timing":
         duration = challenge.get("hold_ms") or challenge["wait_ms"]
         clock.advance(duration / 1000)
-        answer = {"held_ms": duration, "input": "key"} if challenge["mode"] == "hold" else {}
+        answer = (
+            {"held_ms": duration, "input": "key"} if challenge["mode"] == "hold" else {}
+        )
         return flow.client.post(
             f"/api/v1/challenges/{issued['challenge_id']}/answer",
             json={"envelope": issued["envelope"], "answer": answer},
@@ -58,7 +60,10 @@ def _answer_step(flow, clock, issued):
         clock.advance(3)
         return flow.client.post(
             f"/api/v1/challenges/{issued['challenge_id']}/answer",
-            json={"envelope": issued["envelope"], "answer": {"text": image_answer(issued)}},
+            json={
+                "envelope": issued["envelope"],
+                "answer": {"text": image_answer(issued)},
+            },
             headers={"Origin": ORIGIN},
         )
 
@@ -68,7 +73,9 @@ def _answer_step(flow, clock, issued):
 def image_answer(issued: dict) -> str:
     """Return what a person reads in the image of an image challenge."""
     state = _payload(issued["envelope"])
-    _, secret = Signer([SIGNING_KEY]).derive(f"challenge:{issued['challenge_id']}", state["k"])
+    _, secret = Signer([SIGNING_KEY]).derive(
+        f"challenge:{issued['challenge_id']}", state["k"]
+    )
     return drawing.draw(issued["challenge"]["family"], secret, state["style"]).answer
 
 
@@ -291,7 +298,9 @@ def test_level_two_is_pow_then_hold(app, flow, clock):
 
 
 def test_budget_cap_adds_wait_step(app, flow, clock):
-    _set_policy(app, flow.site, floor=2, max_level=2, max_pow_level=1, wait_per_level_ms=3000)
+    _set_policy(
+        app, flow.site, floor=2, max_level=2, max_pow_level=1, wait_per_level_ms=3000
+    )
     issued = flow.issue().get_json()
     steps = _payload(issued["envelope"])["steps"]
 
@@ -340,7 +349,9 @@ def test_quota_counts_per_subject(app, flow, clock):
 
     assert flow.verify(_booked_token(flow, clock, "a"))["success"] is True
     assert flow.verify(_booked_token(flow, clock, "b"))["success"] is True
-    assert flow.verify(_booked_token(flow, clock, "a"))["error-codes"] == ["quota-exceeded"]
+    assert flow.verify(_booked_token(flow, clock, "a"))["error-codes"] == [
+        "quota-exceeded"
+    ]
 
 
 def test_quota_frees_after_window(app, flow, clock):
@@ -361,7 +372,11 @@ def test_every_verify_outcome_is_audited(app, flow, clock):
     clock.advance(400)
     flow.verify(token)
 
-    outcomes = [e["outcome"] for e in store.events(0, clock() + 1, 100) if e["event"] == "verify"]
+    outcomes = [
+        e["outcome"]
+        for e in store.events(0, clock() + 1, 100)
+        if e["event"] == "verify"
+    ]
 
     assert outcomes == [
         "success",
@@ -376,7 +391,10 @@ def test_duplicate_verify_does_not_use_quota(app, flow, clock):
     token = _booked_token(flow, clock)
 
     assert flow.verify(token)["success"] is True
-    assert flow.verify(token)["error-codes"] == ["timeout-or-duplicate", "already-seen-response"]
+    assert flow.verify(token)["error-codes"] == [
+        "timeout-or-duplicate",
+        "already-seen-response",
+    ]
     assert flow.verify(_booked_token(flow, clock))["success"] is True
 
 
@@ -404,7 +422,9 @@ def test_quota_race_gives_one_success(app, flow, clock, tmp_path):
 
     successes = [r for r in results if r["success"]]
     assert len(successes) == 1
-    assert all(r["error-codes"] == ["quota-exceeded"] for r in results if not r["success"])
+    assert all(
+        r["error-codes"] == ["quota-exceeded"] for r in results if not r["success"]
+    )
 
 
 # Audit trail.

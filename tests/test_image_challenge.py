@@ -18,8 +18,30 @@ from test_escalation import _payload
 from test_escalation import image_answer
 
 NUMBER_WORDS = {
-    "fr": ["zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf"],
-    "en": ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"],
+    "fr": [
+        "zéro",
+        "un",
+        "deux",
+        "trois",
+        "quatre",
+        "cinq",
+        "six",
+        "sept",
+        "huit",
+        "neuf",
+    ],
+    "en": [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+    ],
 }
 
 
@@ -27,7 +49,8 @@ NUMBER_WORDS = {
 def image_step(app, flow, clock):
     """Return the image step of a level-3 flow."""
     Policies(app.extensions["challenge_service"].store).set(
-        flow.site, SitePolicy(floor=3, max_level=3, max_pow_level=0, wait_per_level_ms=0)
+        flow.site,
+        SitePolicy(floor=3, max_level=3, max_pow_level=0, wait_per_level_ms=0),
     )
     issued = flow.issue().get_json()
     following = flow.answer(issued).get_json()
@@ -46,7 +69,9 @@ def _send(flow, step, text):
 
 def _spoken_digits(step) -> str:
     state = _payload(step["envelope"])
-    _, secret = Signer([SIGNING_KEY]).derive(f"challenge:{step['challenge_id']}", state["k"])
+    _, secret = Signer([SIGNING_KEY]).derive(
+        f"challenge:{step['challenge_id']}", state["k"]
+    )
     return audio.digits(secret)
 
 
@@ -202,10 +227,14 @@ def test_new_image_replaces_old(flow, image_step):
 
 @pytest.mark.parametrize("text", ["", "x" * 65])
 def test_bad_image_answers_rejected(flow, image_step, text):
-    response = _send(flow, image_step, text) if text else flow.client.post(
-        f"/api/v1/challenges/{image_step['challenge_id']}/answer",
-        json={"envelope": image_step["envelope"], "answer": {"text": 4}},
-        headers={"Origin": ORIGIN},
+    response = (
+        _send(flow, image_step, text)
+        if text
+        else flow.client.post(
+            f"/api/v1/challenges/{image_step['challenge_id']}/answer",
+            json={"envelope": image_step["envelope"], "answer": {"text": 4}},
+            headers={"Origin": ORIGIN},
+        )
     )
 
     assert response.status_code == 400
@@ -214,7 +243,8 @@ def test_bad_image_answers_rejected(flow, image_step, text):
 
 def test_fast_image_answer_is_a_signal(flow, app, clock):
     Policies(app.extensions["challenge_service"].store).set(
-        flow.site, SitePolicy(floor=3, max_level=3, max_pow_level=0, wait_per_level_ms=0)
+        flow.site,
+        SitePolicy(floor=3, max_level=3, max_pow_level=0, wait_per_level_ms=0),
     )
 
     for _ in range(3):

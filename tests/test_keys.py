@@ -201,7 +201,12 @@ def test_challenge_in_progress_survives_rotation(keyed_flow, key_file, clock):
 def test_risk_ticket_from_before_rotation_works(keyed_flow, key_file, clock):
     ticket = keyed_flow.client.post(
         "/api/v1/risk-tickets",
-        json={"secret": keyed_flow.secret, "subject": "h-1", "risk": 0.95, "action": "book"},
+        json={
+            "secret": keyed_flow.secret,
+            "subject": "h-1",
+            "risk": 0.95,
+            "action": "book",
+        },
     ).get_json()["risk_ticket"]
     key_file.rotate(clock())
 

@@ -60,8 +60,15 @@ def test_purge_job_off_with_zero_interval(store, clock):
 
 
 def _sitekey(data_dir):
-    added = cli("sites", "add", "--name", "Pool", "--hostname", "pool.example.fr",
-                env={"CHALLENGE_SERVICE_DATA_DIR": str(data_dir)})
+    added = cli(
+        "sites",
+        "add",
+        "--name",
+        "Pool",
+        "--hostname",
+        "pool.example.fr",
+        env={"CHALLENGE_SERVICE_DATA_DIR": str(data_dir)},
+    )
     assert added.returncode == 0, added.stderr
     return added.stdout.split()[2]
 
@@ -70,8 +77,16 @@ def test_sites_policy_sets_and_shows(tmp_path):
     env = {"CHALLENGE_SERVICE_DATA_DIR": str(tmp_path)}
     sitekey = _sitekey(tmp_path)
 
-    changed = cli("sites", "policy", sitekey, "--set", "floor=2",
-                  "--set", 'quotas={"book": [2, 604800]}', env=env)
+    changed = cli(
+        "sites",
+        "policy",
+        sitekey,
+        "--set",
+        "floor=2",
+        "--set",
+        'quotas={"book": [2, 604800]}',
+        env=env,
+    )
     shown = cli("sites", "policy", sitekey, env=env)
 
     assert changed.returncode == 0, changed.stderr
@@ -113,8 +128,12 @@ def test_sites_policy_rejects_bad_values_unchanged(tmp_path):
 
 
 def test_sites_policy_unknown_site(tmp_path):
-    result = cli("sites", "policy", "site_nope",
-                 env={"CHALLENGE_SERVICE_DATA_DIR": str(tmp_path)})
+    result = cli(
+        "sites",
+        "policy",
+        "site_nope",
+        env={"CHALLENGE_SERVICE_DATA_DIR": str(tmp_path)},
+    )
 
     assert result.returncode != 0
     assert "No site has the site key" in result.stderr

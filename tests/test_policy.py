@@ -63,10 +63,22 @@ def test_monotone_over_combinations():
     for risk, wrong, rate, fast in itertools.product([0.0, 0.5], grid, grid, grid):
         base = _level(risk, wrong_answers=wrong, network_rate=rate, fast_solve=fast)
 
-        assert _level(risk + 0.3, wrong_answers=wrong, network_rate=rate, fast_solve=fast) >= base
-        assert _level(risk, wrong_answers=wrong + 1, network_rate=rate, fast_solve=fast) >= base
-        assert _level(risk, wrong_answers=wrong, network_rate=rate + 10, fast_solve=fast) >= base
-        assert _level(risk, wrong_answers=wrong, network_rate=rate, fast_solve=fast + 1) >= base
+        assert (
+            _level(risk + 0.3, wrong_answers=wrong, network_rate=rate, fast_solve=fast)
+            >= base
+        )
+        assert (
+            _level(risk, wrong_answers=wrong + 1, network_rate=rate, fast_solve=fast)
+            >= base
+        )
+        assert (
+            _level(risk, wrong_answers=wrong, network_rate=rate + 10, fast_solve=fast)
+            >= base
+        )
+        assert (
+            _level(risk, wrong_answers=wrong, network_rate=rate, fast_solve=fast + 1)
+            >= base
+        )
 
 
 def test_capped_at_max_level():
@@ -148,7 +160,11 @@ def test_each_level_costs_more_than_the_one_below():
     def cost(level: int) -> tuple[int, int, int]:
         steps = plan(level, DEFAULT)
         pow_level = steps[0].options["level"]
-        interactive = sum(1 for step in steps[1:] if step.kind != "timing" or step.options.get("mode") == "hold")
+        interactive = sum(
+            1
+            for step in steps[1:]
+            if step.kind != "timing" or step.options.get("mode") == "hold"
+        )
         waits = sum(step.options.get("wait_ms", 0) for step in steps)
         return (len(steps), pow_level + interactive, waits)
 
@@ -178,7 +194,9 @@ def test_policy_rejects_out_of_range_fields(values, field):
 
 
 def test_policy_round_trips_through_dict():
-    policy = SitePolicy(floor=1, quotas={"book": (2, 604800)}, thresholds=(0.2, 0.4, 0.6, 0.8))
+    policy = SitePolicy(
+        floor=1, quotas={"book": (2, 604800)}, thresholds=(0.2, 0.4, 0.6, 0.8)
+    )
 
     assert SitePolicy.from_dict(policy.to_dict()) == policy
 

@@ -108,7 +108,10 @@ def test_bad_timing_answers_rejected(flow, timed, answer):
 def test_switch_to_wait(flow, clock, timed):
     response = flow.client.post(
         f"/api/v1/challenges/{timed['challenge_id']}/replace",
-        json={"envelope": timed["envelope"], "alternative": {"kind": "timing", "mode": "wait"}},
+        json={
+            "envelope": timed["envelope"],
+            "alternative": {"kind": "timing", "mode": "wait"},
+        },
         headers={"Origin": ORIGIN},
     )
     waiting = response.get_json()
@@ -125,7 +128,10 @@ def test_switch_to_wait(flow, clock, timed):
 def test_switch_spends_the_old_challenge(flow, clock, timed):
     flow.client.post(
         f"/api/v1/challenges/{timed['challenge_id']}/replace",
-        json={"envelope": timed["envelope"], "alternative": {"kind": "timing", "mode": "wait"}},
+        json={
+            "envelope": timed["envelope"],
+            "alternative": {"kind": "timing", "mode": "wait"},
+        },
         headers={"Origin": ORIGIN},
     )
     clock.advance(5)
@@ -231,7 +237,10 @@ def test_challenge_from_before_epoch_change_still_passes(flow, clock):
     clock.advance(DAY - clock() % DAY - 1)
     issued = flow.issue().get_json()
     clock.advance(2)
-    assert _payload(flow.issue().get_json()["envelope"])["v"] != _payload(issued["envelope"])["v"]
+    assert (
+        _payload(flow.issue().get_json()["envelope"])["v"]
+        != _payload(issued["envelope"])["v"]
+    )
 
     response = flow.answer(issued, solve_seconds=0.5)
 

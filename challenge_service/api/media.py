@@ -80,7 +80,9 @@ def _ticket(challenge_id: str) -> tuple[dict, bytes, float]:
     return ticket, secret, now
 
 
-def _media_response(body: bytes, mimetype: str, expires_at: float, now: float) -> Response:
+def _media_response(
+    body: bytes, mimetype: str, expires_at: float, now: float
+) -> Response:
     response = Response(body, mimetype=mimetype)
     # The portal's page loads the media from another origin.
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"

@@ -60,7 +60,9 @@ def create_ticket() -> tuple[Response, int]:
     if (
         not isinstance(reasons, list)
         or len(reasons) > MAX_REASONS
-        or not all(isinstance(code, str) and REASON_CODE.match(code) for code in reasons)
+        or not all(
+            isinstance(code, str) and REASON_CODE.match(code) for code in reasons
+        )
     ):
         raise InvalidRequest(
             f"reasons must be a list of at most {MAX_REASONS} short codes of"

@@ -43,7 +43,8 @@ VARIANTS = {
 
 #: Most sub-puzzles any variant asks for.
 MAX_PUZZLES = max(
-    int(puzzles * factor) for _, puzzles in LEVELS.values()
+    int(puzzles * factor)
+    for _, puzzles in LEVELS.values()
     for _, factor, _ in VARIANTS.values()
 )
 
