@@ -56,8 +56,9 @@ USED_ID_MARGIN = 60
 
 #: Hash rate, in SHA-256 per second, above which a proof of work counts as
 #: solved faster than a browser can. The widget's solver measured 4.7 M/s in
-#: one Web Worker of headless Chromium on a 2-vCPU server; a fast desktop with
-#: every core at work stays several times below this.
+#: one Web Worker of headless Chromium on a 2-vCPU server. NOTE: the bound is
+#: an estimate that leaves room for about eight such cores, not a measurement
+#: of the fastest desktops.
 PLAUSIBLE_HASH_RATE = 40e6
 
 #: Milliseconds below which an answer to a challenge that a person reads
@@ -403,14 +404,22 @@ class ChallengeService:
         """Swap the current step for one of its alternatives, or a fresh one."""
         clock_now = self._check_open(site, state)
         params = state["challenge"]
-        offered = [params.get("kind")] + [
-            _choice_key(alternative) for alternative in params.get("alternatives", [])
-        ]
-        wanted = _choice_key(choice)
+        current = _choice_key(params)
+        requested = _choice_key(choice)
+        planned_kind, planned_options = state["steps"][state["step"]]
 
-        if wanted not in offered[1:] and wanted != _choice_key(
-            {"kind": params["kind"], "mode": params.get("mode")}
+        if requested == current and current == _choice_key(
+            {"kind": planned_kind, **planned_options}
         ):
+            # A fresh challenge of the planned step keeps the policy's options,
+            # such as the length of a wait.
+            step = Step(planned_kind, planned_options)
+        elif requested == current or requested in [
+            _choice_key(alternative) for alternative in params.get("alternatives", [])
+        ]:
+            options = {key: value for key, value in choice.items() if key != "kind"}
+            step = Step(choice["kind"], options)
+        else:
             raise InvalidRequest(
                 f"This challenge offers no alternative {choice!r}; choose one of"
                 f" {params.get('alternatives', [])} or the same kind again.",
@@ -420,8 +429,6 @@ class ChallengeService:
         network = self.visitors.network(address, clock_now)
         window = self.policies.get(site).window_seconds
         self._spend(state, network, window, clock_now)
-        options = {key: value for key, value in choice.items() if key != "kind"}
-        step = Step(choice["kind"], options)
         return self._start_step(
             _flow_of(state), state["step"], state["done"], clock_now, step=step
         )

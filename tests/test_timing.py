@@ -246,3 +246,26 @@ def test_challenge_from_before_epoch_change_still_passes(flow, clock):
 
     assert response.status_code == 200
     assert flow.verify(response.get_json()["pass_token"])["success"] is True
+
+
+def test_fresh_wait_keeps_policy_length(app, flow, clock):
+    Policies(app.extensions["challenge_service"].store).set(
+        flow.site,
+        SitePolicy(floor=2, max_level=2, max_pow_level=0, wait_per_level_ms=20_000),
+    )
+    hold = flow.answer(flow.issue().get_json()).get_json()
+    clock.advance(hold["challenge"]["hold_ms"] / 1000)
+    waiting = _send(flow, hold, {"held_ms": hold["challenge"]["hold_ms"]}).get_json()
+    assert waiting["challenge"]["wait_ms"] == 40_000
+
+    response = flow.client.post(
+        f"/api/v1/challenges/{waiting['challenge_id']}/replace",
+        json={
+            "envelope": waiting["envelope"],
+            "alternative": {"kind": "timing", "mode": "wait"},
+        },
+        headers={"Origin": ORIGIN},
+    )
+
+    assert response.status_code == 201
+    assert response.get_json()["challenge"]["wait_ms"] == 40_000
