@@ -220,9 +220,9 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoServer
 def _pin_demo_policy(data_dir: Path, sitekey: str) -> None:
     """Keep the demo site at level 0, the proof of work alone, for the session.
 
-    Every request of the suite comes from 127.0.0.1, so with the default
-    policy the network's request rate would raise the level after a few dozen
-    challenges and the network limit would answer 429 later. The tests of
+    Every request of the suite comes from 127.0.0.1. With the default policy
+    the network's request rate would raise the level after a few dozen
+    challenges, and later the network limit would reject requests with 429. The tests of
     this module were written for level 0; the step tests run their own
     services with their own policies. The service reads the policy at the
     first challenge request, which comes after this.

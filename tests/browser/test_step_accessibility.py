@@ -201,6 +201,50 @@ def test_axe_image_states(image_service, serve_pages, browser) -> None:
         context.close()
 
 
+def test_english_image_step(image_service, serve_pages, browser) -> None:
+    context, page = new_page(browser)
+
+    try:
+        log = ChallengeLog(page)
+        page.goto(serve_pages(image_service).url + "/form-en.html")
+        widget = page.locator("#verification")
+        wait_for_step(widget, "image")
+        challenge = log.latest("image")["challenge"]
+
+        expect(widget.locator(".cw-widget")).to_have_attribute("lang", "en")
+        expect(widget.locator(".cw-status")).to_have_text(
+            "Step 2 of 2. Read the image and answer in the field, or choose"
+            " “Listen” or “Wait instead”."
+        )
+        expect(widget.locator(".cw-image")).to_have_attribute("alt", challenge["alt"]["en"])
+        expect(widget.locator(".cw-label")).to_have_text(challenge["prompt"]["en"])
+        expect(widget.locator(".cw-submit")).to_have_text("Submit")
+
+        for name in ("New image", "Listen", "Wait instead"):
+            expect(widget.get_by_role("button", name=name)).to_be_visible()
+
+        # Replay shows only once a clip has loaded.
+        expect(widget.get_by_role("button", name="Replay from the start")).to_be_hidden()
+        expect(widget.locator(".cw-help")).to_have_text(
+            "Shortcut: Alt+P plays or pauses the audio version."
+        )
+        assert_no_violations(page, "English image")
+
+        tab_to(page, "cw-input")
+        page.keyboard.press("Alt+KeyP")
+        page.wait_for_function(
+            "(host) => Number.isFinite(host.shadowRoot.querySelector('audio').duration)",
+            arg=widget.element_handle(),
+        )
+        source = widget.evaluate("(host) => host.shadowRoot.querySelector('audio').currentSrc")
+
+        assert source.endswith("&lang=en")
+        expect(widget.get_by_role("button", name="Pause")).to_be_visible()
+        expect(widget.get_by_role("button", name="Replay from the start")).to_be_visible()
+    finally:
+        context.close()
+
+
 def test_image_step_reflows(image_service, serve_pages, browser) -> None:
     context, page = new_page(browser, viewport={"width": REFLOW_WIDTH, "height": 640})
 

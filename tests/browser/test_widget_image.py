@@ -67,8 +67,8 @@ IMAGE_FAILED_FR = (
 #: (challenges/timing.py).
 LEVEL_3_WAIT_MS = 8000
 
-#: Extra wait per level past the proof of work on the three-step site, in ms;
-#: level 4 then ends with a wait of 4 x 250 ms.
+#: Extra wait per level past the proof of work on the three-step site, in ms.
+#: Level 4 then ends with a wait of 4 x 250 ms.
 WAIT_PER_LEVEL_MS = 250
 
 #: Maximum wait for a step's answer, or for a wait step to end, in ms.

@@ -245,9 +245,9 @@ def test_hold_with_key_only(hold_service, serve_pages, step_page, key) -> None:
     assert focus_path(page) == ["verification", "cw-hold cw-pressed"]
     wait_for_state(widget, "success", STEP_TIMEOUT_MS)
     page.keyboard.up(key)
-    said = announcements(page)[before:]
+    spoken = announcements(page)[before:]
 
-    assert said == [HOLD_STARTED_FR, HOLD_HALF_FR, HOLD_DONE_FR, SUCCESS_FR]
+    assert spoken == [HOLD_STARTED_FR, HOLD_HALF_FR, HOLD_DONE_FR, SUCCESS_FR]
     assert answer_bodies(requests)[-1]["answer"]["input"] == "key"
     assert answer_bodies(requests)[-1]["answer"]["held_ms"] >= hold_ms(log)
     assert pointer_presses(page) == []

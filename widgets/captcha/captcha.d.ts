@@ -9,13 +9,24 @@ type ChallengeWidgetId = string;
  * Value of the data-state attribute on the widget element.
  * - idle: rendered, waiting for the widget to be visible, a focus in the
  *   form, a click on "Vérifier maintenant" or execute().
- * - working: fetching or solving a challenge.
+ * - working: fetching or solving a proof of work, or sending an answer.
+ * - challenge: a step needs the person or counts down; data-challenge names
+ *   it (see ChallengeWidgetStep). A pending execute() waits for it.
  * - success: the hidden field contains a pass token.
  * - error: an error is shown with a retry button (none for invalid-options).
  * - expired: the token expired or was spent by a form submission, and the
  *   next interaction or execute() starts a new check.
  */
-type ChallengeWidgetState = "idle" | "working" | "success" | "error" | "expired";
+type ChallengeWidgetState = "idle" | "working" | "challenge" | "success" | "error" | "expired";
+
+/**
+ * Value of the data-challenge attribute on the widget element while
+ * data-state is "challenge".
+ * - hold: press and hold a button (pointer, touch, Space or Enter).
+ * - wait: a countdown with nothing to do; the widget answers by itself.
+ * - image: type what an image shows, or what its audio version says.
+ */
+type ChallengeWidgetStep = "hold" | "wait" | "image";
 
 /**
  * Closed list of error codes, in Error.code, data-error-code and the first
@@ -30,17 +41,27 @@ type ChallengeWidgetErrorCode =
   | "network-error"
   /** The service responded with 429 or 503; retryAfter is set when Retry-After was readable. */
   | "rate-limited"
-  /** Any other 4xx or 5xx, e.g. unknown-sitekey or origin-not-allowed (see serviceError). */
+  /**
+   * Any other 4xx or 5xx, e.g. unknown-sitekey, origin-not-allowed, or
+   * invalid-risk-ticket for an expired or foreign risk ticket (see serviceError).
+   */
   | "service-error"
-  /** The answer was rejected: wrong-answer, already-answered, invalid-envelope or unknown-challenge. */
+  /**
+   * The answer was rejected: wrong-answer (a proof of work, or an image with
+   * no attempt and no next step left), already-answered, invalid-envelope or
+   * unknown-challenge.
+   */
   | "challenge-failed"
-  /** The service sent a challenge kind other than "pow". */
+  /** The service sent a challenge kind or mode that this widget has no view for. */
   | "unsupported-challenge"
   /** No solver placement could run the proof of work (two crashes, or none could start). */
   | "solver-failed"
   /** The service responded `expired` three times in a row (two automatic retries). */
   | "expired"
-  /** Missing sitekey, invalid action or api, no such element, unknown widget id, or no widget rendered. */
+  /**
+   * Missing sitekey, invalid action or api, a riskTicket that is not a string,
+   * no such element, unknown widget id, or no widget rendered.
+   */
   | "invalid-options"
   /** A bug in the widget; the message names what failed. */
   | "internal-error";
@@ -79,6 +100,12 @@ interface ChallengeWidgetOptions {
   api?: string;
   /** "main-thread" skips the Web Worker placements, e.g. under a CSP without worker-src blob:. */
   solver?: "auto" | "main-thread";
+  /**
+   * Risk ticket from POST /api/v1/risk-tickets, sent with each challenge
+   * request. Without this option the widget reads data-risk-ticket at each
+   * request, so a page can replace an expired ticket in the attribute.
+   */
+  riskTicket?: string;
 }
 
 interface ChallengeWidgetApi {

@@ -5,8 +5,9 @@
  *
  * The controls sit in a <form> of the widget's shadow root, so Enter in the
  * field sends the answer to the service and never submits the portal's form.
- * Alt+P in the field (Option+P on a Mac) plays or pauses the audio without
- * moving the focus; the field's description says so.
+ * Alt+P (Option+P on a Mac) in the field or on any button of the step plays
+ * or pauses the audio without moving the focus; the field's description
+ * says so.
  */
 (function (internals) {
   'use strict';
@@ -98,7 +99,7 @@
     input.addEventListener('input', function () {
       input.removeAttribute('aria-invalid');
     });
-    input.addEventListener('keydown', function (event) {
+    form.addEventListener('keydown', function (event) {
       if (!isAudioShortcut(event)) return;
       event.preventDefault();
       player.toggle();

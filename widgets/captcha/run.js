@@ -45,8 +45,8 @@
    * - onProgress(fraction): proof-of-work progress from 0 to 1;
    * - showWork(data): a proof-of-work step starts;
    * - showStep(data, previousView, notice): shows the view of a step that
-   *   needs the person and returns it (see timing.js and image.js); `notice`
-   *   is null, 'next' or 'out-of-attempts'.
+   *   needs the person and returns it (see steps.js). `notice` is null,
+   *   'next' or 'out-of-attempts'.
    * Returns {promise, cancel}: the promise resolves with the answer response
    * plus `solver`, or rejects with a WidgetError. After cancel() it never settles.
    */

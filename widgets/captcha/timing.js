@@ -207,6 +207,8 @@
   internals.stepViews.wait = function (stage, context) {
     var text = context.text;
     var actions = internals.createActions();
+    // The status region's text changes as it announces, so the instruction stays here.
+    stage.appendChild(element('p', 'cw-help', {}, text.waitHelp));
     var waitMs = 0;
     var started = 0;
     var lastAnnounced = 0;

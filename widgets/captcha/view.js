@@ -170,10 +170,10 @@
       },
 
       /**
-       * Replaces the stage with the view of a step. `name` (hold, wait or
-       * image) goes to data-challenge; `create(stage)` builds the step's DOM
-       * in the stage and returns an object with a destroy() method, which
-       * runs when the stage is cleared.
+       * Replaces the stage with the view of a step and returns the view.
+       * `name` (hold, wait or image) goes to data-challenge. `create(stage)`
+       * builds the step's DOM in the stage and returns the view, whose
+       * destroy() runs when the stage is cleared.
        */
       showStep: function (name, create) {
         clearStage();

@@ -179,7 +179,8 @@
   // Announces 50 % once per run, so screen readers hear start, middle and end only.
   Widget.prototype.showProgress = function (fraction) {
     var percent = Math.min(100, Math.floor(fraction * 100));
-    this.view.setProgress(percent);
+    // Under reduced motion every bar of the widget moves by quarters.
+    this.view.setProgress(internals.prefersReducedMotion() ? percent - percent % 25 : percent);
     if (percent >= 50 && !this.halfAnnounced) {
       this.halfAnnounced = true;
       this.view.announce(internals.format(this.text.workingPercent, { percent: 50 }));
