@@ -23,6 +23,13 @@ parallel processes before the timed phase; the people in the load are as many
 as the pool. The pool is reused for every setup because each one gets a fresh
 store with the same site key and the same signing key.
 
+The instances trust one proxy hop (``CHALLENGE_SERVICE_PROXY_HOPS=1``), and
+each person sends an address of their own in ``X-Forwarded-For``. The bots
+send none, so they all come from 127.0.0.1 and the per-network limit of the
+site policy rejects most of their challenge requests with 429, which the
+report counts apart. ``--bot-networks`` spreads the bots over that many
+addresses instead, so that their challenges are issued.
+
 By default the load is closed: ``--connections`` clients each send their
 next request as soon as the previous one returns, which measures the rate
 the machine sustains. ``--rate`` sends requests open-loop at a fixed rate
@@ -75,6 +82,7 @@ from bench.opening_minute_load import build_pool  # noqa: E402
 from bench.opening_minute_load import ENDPOINTS  # noqa: E402
 from bench.opening_minute_load import HOSTNAME  # noqa: E402
 from bench.opening_minute_load import LoadRun  # noqa: E402
+from bench.opening_minute_load import MAX_CLIENTS  # noqa: E402
 from bench.opening_minute_load import Site  # noqa: E402
 from bench.opening_minute_load import SolvedChallenge  # noqa: E402
 from challenge_service import DATABASE_NAME  # noqa: E402
@@ -302,9 +310,10 @@ def measure(
     connections: int,
     rate: float | None,
     seed: int,
+    bot_networks: int = 1,
 ) -> dict:
     """Load a running setup once and return the figures of the run."""
-    run = LoadRun(setup.ports, setup.site, pool, seconds, seed)
+    run = LoadRun(setup.ports, setup.site, pool, seconds, seed, bot_networks)
     ids = setup.server_ids()
     cpu_before = {
         group: sum(cpu_seconds(pid) for pid in pids) for group, pids in ids.items()
@@ -359,6 +368,7 @@ def measure(
         "target_rate": rate,
         "seconds": wall,
         "pool": len(pool),
+        "bot_networks": bot_networks,
         "endpoints": endpoints,
         "total": {
             "requests": total_requests,
@@ -512,7 +522,8 @@ def format_run(result: dict) -> str:
     lines = [
         f"{result['setup']}: {result['instances']} instance(s) x"
         f" {result['workers_per_instance']} workers, {load},"
-        f" {result['seconds']:.1f} s, pool {result['pool']}",
+        f" {result['seconds']:.1f} s, pool {result['pool']},"
+        f" bots from {result['bot_networks']} network(s)",
         "",
         "| endpoint | requests | req/s | req/s per worker | p50 ms | p99 ms"
         " | unexpected by status | 5xx | 429 |",
@@ -662,6 +673,13 @@ def main(argv: list[str] | None = None) -> int:
         " closed-loop load.",
     )
     parser.add_argument(
+        "--bot-networks",
+        type=int,
+        default=1,
+        help="Networks the bots' requests come from; 1 sends them all from"
+        " 127.0.0.1, where the per-network limit rejects most of them [1].",
+    )
+    parser.add_argument(
         "--find-rate",
         action="store_true",
         help="After each closed-loop run, try open-loop rates at falling shares"
@@ -707,6 +725,12 @@ def main(argv: list[str] | None = None) -> int:
     if options.pool < 1 or options.seconds <= 0 or options.workers < 1:
         parser.error("--pool, --seconds and --workers must be positive.")
 
+    if not 1 <= options.bot_networks <= MAX_CLIENTS - options.pool:
+        parser.error(
+            f"--bot-networks must be from 1 to {MAX_CLIENTS} minus --pool,"
+            " the addresses of 198.18.0.0/15 left after the people."
+        )
+
     if options.baseline_seconds:
         verify_throughput.require_wrk()
 
@@ -741,6 +765,7 @@ def main(argv: list[str] | None = None) -> int:
                     options.connections,
                     options.rate,
                     options.seed,
+                    options.bot_networks,
                 )
 
             report["runs"].append(closed)
@@ -768,6 +793,7 @@ def main(argv: list[str] | None = None) -> int:
                             options.connections,
                             rate,
                             options.seed,
+                            options.bot_networks,
                         )
 
                     report["runs"].append(step)

@@ -160,14 +160,19 @@ async def post(port: int, path: str, body: bytes, headers: bytes) -> Reply:
 JSON_HEADERS = b"Content-Type: application/json\r\nOrigin: %s\r\n" % ORIGIN.encode()
 
 
-def person_headers(index: int) -> bytes:
-    """Return the JSON headers of person ``index``, with their own client address.
+#: Client addresses in X-Forwarded-For, from 198.18.0.0/15.
+MAX_CLIENTS = 2**17
+
+
+def client_headers(index: int) -> bytes:
+    """Return the JSON headers of client ``index``, with its own client address.
 
     The instances trust one proxy hop, as behind the reverse proxy of a
-    production set-up, so each person counts as a network of their own. The
+    production set-up, so each client counts as a network of its own. The
     addresses come from 198.18.0.0/15, the range reserved for benchmarks; no
-    packet goes to them, they only appear in the header. Bots send no header,
-    so they all count as 127.0.0.1.
+    packet goes to them, they only appear in the header. People are clients
+    0 to pool size - 1. Bots send no header, so they all count as 127.0.0.1,
+    unless ``--bot-networks`` spreads them over the clients after the people.
     """
     address = f"198.{18 + index // 65536}.{index // 256 % 256}.{index % 256}"
     return JSON_HEADERS + b"X-Forwarded-For: %s\r\n" % address.encode()
@@ -215,7 +220,7 @@ async def _issue_many(port: int, site: Site, count: int) -> list[dict]:
     issued = []
 
     for index in range(count):
-        reply = await post(port, CHALLENGES_PATH, body, person_headers(index))
+        reply = await post(port, CHALLENGES_PATH, body, client_headers(index))
 
         if reply.status != 201:
             raise RuntimeError(
@@ -254,7 +259,7 @@ def build_pool(port: int, site: Site, count: int) -> list[SolvedChallenge]:
             json.dumps(
                 {"envelope": item["envelope"], "answer": {"nonces": nonces}}
             ).encode(),
-            person_headers(index),
+            client_headers(index),
         )
         for index, (item, nonces) in enumerate(zip(issued, solutions))
     ]
@@ -422,8 +427,11 @@ class LoadRun:
         pool: list[SolvedChallenge],
         seconds: float,
         seed: int,
+        bot_networks: int = 1,
     ) -> None:
         self.ports = ports
+        self.first_bot = len(pool)
+        self.bot_networks = bot_networks
         self.site = site
         self.seconds = seconds
         self.recorder = Recorder()
@@ -511,7 +519,7 @@ class LoadRun:
 
     def _request(self, step: Step) -> tuple[str, str, bytes, bytes]:
         if step.kind == "challenge":
-            return "challenge", CHALLENGES_PATH, self.challenge_body, JSON_HEADERS
+            return "challenge", CHALLENGES_PATH, self.challenge_body, self._bot()
 
         if step.kind == "person-challenge":
             return "challenge", CHALLENGES_PATH, self.challenge_body, step.item.headers
@@ -526,10 +534,17 @@ class LoadRun:
             nonces = [self.rng.randrange(2**40) for _ in range(puzzles)]
             body = json.dumps({"envelope": envelope, "answer": {"nonces": nonces}})
             path = f"{CHALLENGES_PATH}/{challenge_id}/answer"
-            return "answer", path, body.encode(), JSON_HEADERS
+            return "answer", path, body.encode(), self._bot()
 
         body = (self.verify_prefix + step.item).encode()
         return "verify", VERIFY_PATH, body, FORM_HEADERS
+
+    def _bot(self) -> bytes:
+        """Return the headers of a bot, from one of ``bot_networks`` networks."""
+        if self.bot_networks <= 1:
+            return JSON_HEADERS
+
+        return client_headers(self.first_bot + self.rng.randrange(self.bot_networks))
 
     def _judge(self, step: Step, reply: Reply, done: float) -> tuple[str, bool]:
         """Return the outcome's label and whether the step expected it."""
