@@ -79,6 +79,14 @@ MAX_EVENTS_LIMIT = 10_000
 #: Redis store puts them in key names, so they cannot contain ``:``.
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
+#: Maximum Unix time or duration, in seconds (about the year 5138). SQLite
+#: stores integers of 64 bits only, and times in ms must fit.
+MAX_SECONDS = 100_000_000_000
+
+#: Maximum site id in an audit event. Redis's Lua reads JSON numbers as
+#: doubles, which are exact up to 2**53.
+MAX_SITE_ID = 2**53
+
 #: Field that ``events`` adds to every audit event, so events cannot set it.
 EVENT_TIME_FIELD = "time"
 
@@ -133,7 +141,7 @@ def first_kept_bucket(window: int, now: float, cutoff: float | None) -> int:
 
 
 def validate_time(value: float, parameter: str) -> None:
-    """Raise ValueError unless ``value`` is a finite number of seconds."""
+    """Raise ValueError unless ``value`` is a number of seconds within ±``MAX_SECONDS``."""
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
@@ -142,6 +150,28 @@ def validate_time(value: float, parameter: str) -> None:
         raise ValueError(
             f"{parameter}={value!r} is not a finite number of seconds; pass a"
             " Unix time or a duration as an int or float."
+        )
+
+    if abs(value) > MAX_SECONDS:
+        raise ValueError(
+            f"{parameter}={value!r} is out of range; pass from -{MAX_SECONDS} to"
+            f" {MAX_SECONDS} seconds."
+        )
+
+
+def _validate_site_id(value: int | None, parameter: str) -> None:
+    if value is None:
+        return
+
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(
+            f"{parameter}={value!r} is not an int; pass a site id or None."
+        )
+
+    if not 0 <= value <= MAX_SITE_ID:
+        raise ValueError(
+            f"{parameter}={value} is out of range; pass a site id from 0 to"
+            f" {MAX_SITE_ID}."
         )
 
 
@@ -187,7 +217,9 @@ def encode_event(event: dict) -> tuple[str, int | None]:
 
     for field, value in event.items():
         if not isinstance(field, str):
-            raise ValueError(f"event field name {field!r} is not a string.")
+            raise ValueError(
+                f"event field name {field!r} is not a string; use str field names."
+            )
 
         if field == EVENT_TIME_FIELD:
             raise ValueError(
@@ -202,13 +234,7 @@ def encode_event(event: dict) -> tuple[str, int | None]:
             )
 
     site_id = event.get("site_id")
-
-    if site_id is not None and (
-        isinstance(site_id, bool) or not isinstance(site_id, int)
-    ):
-        raise ValueError(
-            f"event field 'site_id' is {site_id!r}; use a site's int id or None."
-        )
+    _validate_site_id(site_id, "event field site_id")
 
     try:
         text = json.dumps(
@@ -357,8 +383,14 @@ class StoreBase:
             _validate_counter(name, key, window, now)
 
         return self._observe(
-            [(name, key, window, counter_span(window, now)) for name, key, window in hits],
-            [(name, key, window, counter_span(window, now)) for name, key, window in reads],
+            [
+                (name, key, window, counter_span(window, now))
+                for name, key, window in hits
+            ],
+            [
+                (name, key, window, counter_span(window, now))
+                for name, key, window in reads
+            ],
         )
 
     def _observe(
@@ -366,8 +398,12 @@ class StoreBase:
         hits: list[tuple[str, str, int, CounterSpan]],
         reads: list[tuple[str, str, int, CounterSpan]],
     ) -> tuple[list[int], list[int]]:
-        hit_counts = [self._hit(name, key, window, span, 1) for name, key, window, span in hits]
-        read_counts = [self._count(name, key, window, span) for name, key, window, span in reads]
+        hit_counts = [
+            self._hit(name, key, window, span, 1) for name, key, window, span in hits
+        ]
+        read_counts = [
+            self._count(name, key, window, span) for name, key, window, span in reads
+        ]
         return hit_counts, read_counts
 
     def take_quota(
@@ -417,13 +453,7 @@ class StoreBase:
         validate_time(since, "since")
         validate_time(until, "until")
         _validate_int(limit, "limit", 1, MAX_EVENTS_LIMIT)
-
-        if site_id is not None and (
-            isinstance(site_id, bool) or not isinstance(site_id, int)
-        ):
-            raise ValueError(
-                f"site_id={site_id!r} is not an int; pass a site id or None."
-            )
+        _validate_site_id(site_id, "site_id")
 
         return self._events(since, until, limit, site_id)
 

@@ -161,6 +161,7 @@ class TestCounters:
             ({"window": 366 * 86400 + 1}, "window"),
             ({"now": math.nan}, "now"),
             ({"now": "1800000000"}, "now"),
+            ({"now": 1e300}, "now"),
             ({"amount": 0}, "amount"),
             ({"amount": 1_000_001}, "amount"),
         ],
@@ -532,6 +533,8 @@ class TestAuditEvents:
             ({"name": "\ud800"}, "Unicode"),
             ({"site_id": "3"}, "site_id"),
             ({"site_id": True}, "site_id"),
+            ({"site_id": 2**63}, "site_id"),
+            ({"site_id": -1}, "site_id"),
             (["kind", "verify"], "dict"),
         ],
     )
@@ -549,6 +552,8 @@ class TestAuditEvents:
             ({"since": math.nan}, "since"),
             ({"until": None}, "until"),
             ({"site_id": "1"}, "site_id"),
+            ({"site_id": 2**60}, "site_id"),
+            ({"until": 1e12}, "until"),
         ],
     )
     def test_events_rejects_bad_arguments(self, store, arguments, parameter):
@@ -673,6 +678,7 @@ class TestPurge:
             ({"audit_retention": -1}, "audit_retention"),
             ({"rate_retention": -0.5}, "rate_retention"),
             ({"rate_retention": math.nan}, "rate_retention"),
+            ({"audit_retention": 1e12}, "audit_retention"),
             ({"now": None}, "now"),
         ],
     )
