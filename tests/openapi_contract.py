@@ -3,7 +3,8 @@
 The checks use openapi-core's request and response validators. A failed check
 lists every validation error with its cause, so the assertion message shows
 which field or header broke the contract. The helpers at the end send the
-requests and check the error bodies that every contract test module shares.
+requests, check the error bodies and answer the steps of a flow for every
+contract test module.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from openapi_schema_validator import OAS31Validator
 from openapi_schema_validator import oas31_format_checker
 from werkzeug.test import TestResponse
 
+from challenge_service.media import image as drawing
+from challenge_service.policies import Policies
+from challenge_service.policy import SitePolicy
+from challenge_service.signing import ENVELOPE
+from challenge_service.signing import Signer
+from challenge_service.sites import create_site
+from conftest import Flow
 from conftest import ORIGIN
+from conftest import SIGNING_KEY
 
 DOCUMENT_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -82,6 +91,16 @@ def describe_errors(errors: Iterable[BaseException]) -> str:
     return "\n".join(lines)
 
 
+def describe_body(response: TestResponse) -> str:
+    """Return the body as text, or its type and size when it is binary."""
+    data = response.get_data()
+
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return f"{len(data)} bytes of {response.mimetype}"
+
+
 class Contract:
     """The OpenAPI document, with checks of test-client exchanges against it."""
 
@@ -111,7 +130,7 @@ class Contract:
         assert not errors, (
             f"{response.request.method} {response.request.path} returned"
             f" {response.status_code}, which the document does not allow:\n"
-            f"{describe_errors(errors)}\nbody: {response.get_data(as_text=True)}"
+            f"{describe_errors(errors)}\nbody: {describe_body(response)}"
         )
 
         if request_valid is None:
@@ -224,3 +243,86 @@ def assert_siteverify_failure(response, codes: list[str], status: int = 200) -> 
     assert body.get("success") is False, text
     assert body.get("error-codes") == codes, text
     assert body.get("message"), text
+
+
+# Steps of any kind, answered the way a person's widget answers them
+
+
+def post_answer(client, issued: dict, answer: Any, origin: str | None = ORIGIN):
+    """POST ``answer`` to the step ``issued``."""
+    body = {"envelope": issued["envelope"], "answer": answer}
+    return post_body(client, answer_path(issued["challenge_id"]), body, origin)
+
+
+def post_replace(
+    client, issued: dict, alternative: Any, origin: str | None = ORIGIN
+):
+    """POST a request to swap the step ``issued`` for ``alternative``."""
+    body = {"envelope": issued["envelope"], "alternative": alternative}
+    path = f"{CHALLENGES}/{issued['challenge_id']}/replace"
+    return post_body(client, path, body, origin)
+
+
+def level_flow(client, store, clock, level: int, **policy: Any) -> Flow:
+    """Return a flow on a new site whose policy requires at least ``level``.
+
+    The service caches a site's policy for a few seconds after it first reads
+    it, so the policy is set before the site's first request.
+    """
+    site, secret = create_site(store, f"Level {level}", ["localhost"], clock.now)
+    Policies(store).set(site, SitePolicy(floor=level, **policy))
+    return Flow(client, site, secret, clock=clock)
+
+
+def challenge_secret(issued: dict) -> tuple[dict, bytes]:
+    """Return the envelope's payload and the secret the challenge was built with."""
+    signer = Signer([SIGNING_KEY])
+    state = signer.load(ENVELOPE, issued["envelope"])
+    _, secret = signer.derive(f"challenge:{issued['challenge_id']}", state["k"])
+    return state, secret
+
+
+def image_answer(issued: dict) -> str:
+    """Return the answer that a person reads in the image of ``issued``."""
+    state, secret = challenge_secret(issued)
+    family = issued["challenge"]["family"]
+    return drawing.draw(family, secret, state["style"]).answer
+
+
+def answer_step(flow: Flow, issued: dict):
+    """Answer one step of any kind correctly, after the time a person takes."""
+    challenge = issued["challenge"]
+
+    if challenge["kind"] == "pow":
+        return flow.answer(issued)
+
+    if challenge["kind"] == "timing" and challenge["mode"] == "hold":
+        flow.clock.advance(challenge["hold_ms"] / 1000)
+        answer = {"held_ms": challenge["hold_ms"], "input": "key"}
+        return post_answer(flow.client, issued, answer)
+
+    if challenge["kind"] == "timing":
+        flow.clock.advance(challenge["wait_ms"] / 1000)
+        return post_answer(flow.client, issued, {})
+
+    if challenge["kind"] == "image":
+        flow.clock.advance(3)
+        return post_answer(flow.client, issued, {"text": image_answer(issued)})
+
+    raise AssertionError(f"unexpected kind {challenge['kind']!r}")
+
+
+def pass_all_steps(flow: Flow, issued: dict, contract: Contract) -> dict:
+    """Answer every step from ``issued`` on, check each response, return the last."""
+    for _ in range(3):
+        response = answer_step(flow, issued)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        contract.check(response)
+        body = response.get_json()
+
+        if body["result"] == "pass":
+            return body
+
+        issued = body
+
+    raise AssertionError("the flow has more than 3 steps")
