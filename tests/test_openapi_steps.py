@@ -192,7 +192,8 @@ def test_hold_answer_after_too_early(client, level2, hold, contract, clock):
     clock.advance(early.get_json()["retry_after_ms"] / 1000)
     response = post_answer(client, hold, answer)
 
-    assert early.status_code == 422
+    assert_error(early, 422, "too-early", "answer")
+    contract.check(early)
     assert response.status_code == 200, response.get_data(as_text=True)
     contract.check(response)
     assert response.get_json()["result"] == "pass"
@@ -303,6 +304,39 @@ def test_wait_step_above_pow_cap(client, store, contract, clock):
 
 
 # Replacing a step
+
+
+def test_replace_keeps_planned_options(client, store, service, contract, clock):
+    flow = level_flow(client, store, clock, 2, max_pow_level=0, wait_per_level_ms=4000)
+    issued = flow.issue().get_json()
+    fresh_pow = post_replace(client, issued, {"kind": "pow"})
+
+    assert fresh_pow.status_code == 201, fresh_pow.get_data(as_text=True)
+    contract.check(fresh_pow)
+    variants = proof_of_work.ProofOfWork.variants
+    variant = variants[service.rotation.select("pow", len(variants), clock.now).variant]
+    bits, puzzles, _ = proof_of_work.cost(0, variant)
+    assert fresh_pow.get_json()["challenge"]["bits"] == bits
+    assert fresh_pow.get_json()["challenge"]["puzzles"] == puzzles
+
+    hold = answer_step(flow, fresh_pow.get_json()).get_json()
+    wait = answer_step(flow, hold).get_json()
+    fresh_wait = post_replace(client, wait, {"kind": "timing", "mode": "wait"})
+
+    assert wait["challenge"]["wait_ms"] == 8000
+    assert fresh_wait.status_code == 201, fresh_wait.get_data(as_text=True)
+    contract.check(fresh_wait)
+    assert fresh_wait.get_json()["challenge"]["wait_ms"] == 8000
+    assert (fresh_wait.get_json()["step"], fresh_wait.get_json()["steps"]) == (3, 3)
+
+
+def test_replace_alternative_gets_level_default(client, hold, contract):
+    wait = post_replace(client, hold, {"kind": "timing", "mode": "wait"}).get_json()
+    again = post_replace(client, wait, {"kind": "timing", "mode": "wait"})
+
+    assert again.status_code == 201, again.get_data(as_text=True)
+    contract.check(again)
+    assert again.get_json()["challenge"]["wait_ms"] == timing.WAIT_MS[2]
 
 
 def test_replace_hold_with_wait(client, level2, hold, contract, clock):
@@ -642,7 +676,7 @@ def test_image_wrong_answers_move_to_wait(client, level3, image, contract, clock
         "alternatives": [],
     }
 
-    # The image is spent, so even its right answer is refused now.
+    # The image is spent, so even its right answer is rejected now.
     late = post_answer(client, image, {"text": image_answer(image)})
     assert_error(late, 409, "already-answered", "challenge_id")
 
