@@ -638,12 +638,16 @@ class ChallengeService:
             "error-codes": [],
         }
         quota = self._quota(site, token)
+        took_slot = False
 
         if quota is not None:
             limit, window = quota
             allowed, frees_at = self.store.take_quota(
                 "quota", _quota_key(token), token["jti"], limit, window, now
             )
+            # An entry already in the log was taken by an earlier verify of
+            # this token; only a slot taken by this call may be released.
+            took_slot = allowed and frees_at is None
 
             if not allowed:
                 failure = _failure("quota-exceeded")
@@ -664,7 +668,7 @@ class ChallengeService:
             return json.loads(stored)
 
         if outcome is Redemption.DUPLICATE:
-            if quota is not None:
+            if quota is not None and took_slot:
                 self.store.release_quota("quota", _quota_key(token), token["jti"])
 
             return _failure("timeout-or-duplicate", "already-seen-response")

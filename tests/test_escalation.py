@@ -398,6 +398,16 @@ def test_duplicate_verify_does_not_use_quota(app, flow, clock):
     assert flow.verify(_booked_token(flow, clock))["success"] is True
 
 
+def test_duplicate_verify_keeps_first_slot(app, flow, clock):
+    _set_policy(app, flow.site, quotas={"book": (1, 86400)})
+    first = _booked_token(flow, clock)
+    second = _booked_token(flow, clock)
+
+    assert flow.verify(first)["success"] is True
+    assert flow.verify(first)["error-codes"][0] == "timeout-or-duplicate"
+    assert flow.verify(second)["error-codes"] == ["quota-exceeded"]
+
+
 def test_quota_race_gives_one_success(app, flow, clock, tmp_path):
     _set_policy(app, flow.site, quotas={"book": (1, 86400)})
     tokens = [_booked_token(flow, clock) for _ in range(8)]
