@@ -31,6 +31,8 @@ from challenge_service.policies import Policies
 from challenge_service.storage import open_store
 
 from .escalation import pinned_policy
+from .escalation import policy_service
+from .escalation import PolicyService
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -231,6 +233,24 @@ def _pin_demo_policy(data_dir: Path, sitekey: str) -> None:
     site = store.site_by_sitekey(sitekey)
     assert site is not None, f"the demo site {sitekey} is not in {data_dir}"
     Policies(store).set(site, pinned_policy(0))
+
+
+@pytest.fixture(scope="session")
+def hold_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyService]:
+    """A service whose site asks everyone for a proof of work, then a hold."""
+    data_dir = tmp_path_factory.mktemp("hold") / "data"
+
+    with policy_service(data_dir, pinned_policy(2)) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def image_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyService]:
+    """A service whose site asks everyone for a proof of work, then an image."""
+    data_dir = tmp_path_factory.mktemp("image") / "data"
+
+    with policy_service(data_dir, pinned_policy(3)) as service:
+        yield service
 
 
 @pytest.fixture(scope="session")

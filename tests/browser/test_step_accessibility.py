@@ -14,9 +14,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from .escalation import pinned_policy
-from .escalation import policy_service
-from .escalation import PolicyService
 from .step_pages import ChallengeLog
 from .step_pages import focus_path
 from .step_pages import open_form
@@ -76,18 +73,6 @@ SAMPLE_HOLD = """async ([host, ms]) => {
     progressAnimation: getComputedStyle(progress).animationName,
   };
 }"""
-
-
-@pytest.fixture(scope="module")
-def hold_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyService]:
-    with policy_service(tmp_path_factory.mktemp("a11y-hold") / "data", pinned_policy(2)) as service:
-        yield service
-
-
-@pytest.fixture(scope="module")
-def image_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyService]:
-    with policy_service(tmp_path_factory.mktemp("a11y-image") / "data", pinned_policy(3)) as service:
-        yield service
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Image and audio steps of the widget, with the keyboard only, in Chromium.
 
 The site's policy pins every visitor to level 3 (a proof of work, then an
-image) or level 4 (the same, then a short wait). The test computes the
+image; ``image_service`` in conftest.py) or level 4 (the same, then a short
+wait). The test computes the
 answer that the image or the audio clip shows from the service's signing
 key, as a person would read or hear it, and types it.
 """
@@ -93,13 +94,6 @@ AUDIO_PLAYING = """(host) => {
   const audio = host.shadowRoot.querySelector('audio');
   return audio && Number.isFinite(audio.duration) && audio.duration > 0 && !audio.paused;
 }"""
-
-
-@pytest.fixture(scope="module")
-def image_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyService]:
-    """A service whose site asks everyone for a proof of work, then an image."""
-    with policy_service(tmp_path_factory.mktemp("image") / "data", pinned_policy(3)) as service:
-        yield service
 
 
 @pytest.fixture(scope="module")

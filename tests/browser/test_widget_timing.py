@@ -1,7 +1,8 @@
 """Press-and-hold and wait steps of the widget, in Chromium, with the real service.
 
-The site's policy pins every visitor to level 2: a proof of work, then a
-press-and-hold step whose alternative is a wait. Each flow ends in a pass
+The site's policy pins every visitor to level 2 (``hold_service`` in
+conftest.py): a proof of work, then a press-and-hold step whose alternative
+is a wait. Each flow ends in a pass
 token that the service's siteverify accepts with the site's secret, as the
 portal's back end would check it.
 """
@@ -104,13 +105,6 @@ WAITED_MS = """() => {
   const answered = entries.filter((entry) => entry.name.endsWith('/answer')).pop();
   return answered.startTime - replaced.responseEnd;
 }"""
-
-
-@pytest.fixture(scope="module")
-def hold_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PolicyService]:
-    """A service whose site asks everyone for a proof of work, then a hold."""
-    with policy_service(tmp_path_factory.mktemp("hold") / "data", pinned_policy(2)) as service:
-        yield service
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +211,34 @@ def test_hold_with_mouse(hold_service, serve_pages, step_page, page_events) -> N
     expect(widget.locator(".cw-status")).to_have_text(SUCCESS_FR)
     assert_verifies(hold_service, token(page))
     assert page_events.page_errors == []
+
+
+def test_hold_with_touch(hold_service, serve_pages, browser) -> None:
+    """A finger holds the button: touch events through the DevTools protocol."""
+    context = browser.new_context(has_touch=True)
+
+    try:
+        page = context.new_page()
+        requests = record_requests(page)
+        log = ChallengeLog(page)
+        widget = open_form(page, serve_pages(hold_service))
+        page.focus("#name")
+        wait_for_step(widget, "hold")
+        button = widget.locator(".cw-hold")
+        button.scroll_into_view_if_needed()
+        box = button.bounding_box()
+        point = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
+        cdp = context.new_cdp_session(page)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+        wait_for_state(widget, "success", STEP_TIMEOUT_MS)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        answer = answer_bodies(requests)[-1]["answer"]
+
+        assert answer["input"] == "touch"
+        assert answer["held_ms"] >= hold_ms(log)
+        assert_verifies(hold_service, token(page))
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("key", ["Space", "Enter"])
