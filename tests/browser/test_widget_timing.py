@@ -50,6 +50,10 @@ HOLD_EARLY_FR = (
     "Relâché trop tôt. Recommencez et maintenez jusqu’à ce que la barre soit pleine."
 )
 CANNOT_HOLD_FR = "Je ne peux pas maintenir une touche"
+HOLD_CLICK_HINT_FR = (
+    "Ce bouton se maintient enfoncé, un clic ne suffit pas. Si vous ne pouvez"
+    " pas le maintenir, choisissez «\u00a0Je ne peux pas maintenir une touche\u00a0»."
+)
 WAIT_STARTED_FR = (
     "Étape 2 sur 2. Patientez 5\u00a0s, sans rien faire : la vérification se"
     " termine toute seule."
@@ -282,6 +286,11 @@ def test_wait_instead_of_hold(hold_service, serve_pages, step_page) -> None:
     widget = open_form(page, serve_pages(hold_service))
     start_with_keyboard(page)
     wait_for_step(widget, "hold")
+    # A screen reader in browse mode sends a click alone, which cannot hold.
+    widget.locator(".cw-hold").dispatch_event("click")
+
+    expect(widget.locator(".cw-status")).to_have_text(HOLD_CLICK_HINT_FR)
+
     tab_to_text(page, CANNOT_HOLD_FR)
     page.keyboard.press("Enter")
 

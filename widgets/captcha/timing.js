@@ -19,6 +19,8 @@
   var WAIT_ANNOUNCE_EVERY_S = 5;
   var WAIT_TICK_MS = 200;
   var WAIT_TICK_REDUCED_MS = 1000;
+  // A click this soon after a press or release belongs to it.
+  var CLICK_AFTER_PRESS_MS = 1000;
 
   function wholeSeconds(ms) {
     return Math.max(0, Math.ceil(ms / 1000));
@@ -63,6 +65,8 @@
     var halfAnnounced = false;
     var timer = 0;
     var frame = 0;
+    // When the last press or release happened, to tell its click from one without a press.
+    var lastPressEvent = -Infinity;
 
     function showProgress(elapsed) {
       var value = Math.min(100, Math.floor(elapsed / holdMs * 100));
@@ -104,6 +108,7 @@
     function begin(input, key, pointerId) {
       if (press || done) return;
       press = { input: input, key: key, pointerId: pointerId, start: performance.now() };
+      lastPressEvent = press.start;
       halfAnnounced = false;
       button.classList.add('cw-pressed');
       context.announce(text.holdStarted);
@@ -115,6 +120,7 @@
     function release() {
       if (!press) return;
       press = null;
+      lastPressEvent = performance.now();
       button.classList.remove('cw-pressed');
       if (done) return;
       stopTimers();
@@ -142,7 +148,8 @@
     });
     // A long touch would open the context menu and end the hold.
     button.addEventListener('contextmenu', function (event) { event.preventDefault(); });
-    // The keys would also click the button, which has no click action.
+    // Without preventDefault, Space and Enter would also click the button,
+    // which announces the hint meant for a click with no press.
     button.addEventListener('keydown', function (event) {
       if (!isHoldKey(event)) return;
       event.preventDefault();
@@ -155,6 +162,12 @@
     });
     button.addEventListener('blur', function () {
       if (press && press.input === 'key') release();
+    });
+    // Screen readers in browse mode activate a button with a click alone, with
+    // no key or pointer press, so the button cannot be held that way.
+    button.addEventListener('click', function () {
+      if (press || done || performance.now() - lastPressEvent < CLICK_AFTER_PRESS_MS) return;
+      context.announce(text.holdClickHint);
     });
     // Without window focus no keyup or pointerup arrives, so the hold ends.
     var onWindowBlur = function () { release(); };
