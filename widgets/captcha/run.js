@@ -165,7 +165,9 @@
             notice = 'out-of-attempts';
             continue;
           }
-          if (error.attemptsLeft === 0) throw error;
+          // A wait asks nothing, so a rejected wait would only be sent again
+          // and again; the run ends with the error instead.
+          if (error.attemptsLeft === 0 || !run.view.wrong) throw error;
           run.view.wrong(error.attemptsLeft);
           sameStep = true;
           continue;

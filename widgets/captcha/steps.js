@@ -16,7 +16,8 @@
    * - show(data, notice): shows a challenge (a 201 body or a `next` step);
    * - next(): a promise of the person's next action, {answer} or {alternative};
    * - sending(): the answer is on its way;
-   * - wrong(attemptsLeft): the service rejected the answer, which may be retried;
+   * - wrong(attemptsLeft): the service rejected the answer, which may be
+   *   retried; a view without it (the wait) ends the run on a rejection;
    * - destroy(): stops its timers and media.
    */
   internals.stepViews = {};

@@ -262,8 +262,8 @@
       },
       next: actions.next,
       sending: function () {},
-      // A wait has no wrong answer; should the service reject one, the wait starts over.
-      wrong: start,
+      // No wrong(): a wait has no wrong answer, and run.js fails the run if
+      // the service rejects one.
       destroy: function () {
         clearTimeout(timer);
       }
