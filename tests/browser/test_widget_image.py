@@ -210,10 +210,14 @@ def test_image_with_keyboard_only(image_service, serve_pages, step_page, page_ev
     assert pointer_presses(page) == []
     # Enter in the answer field never submitted the portal's form.
     assert page.evaluate("window.widgetHost.submissions") == []
+    assert page.evaluate("window.cspViolations") == []
+    assert page_events.console_errors() == []
     assert page_events.page_errors == []
 
 
-def test_audio_with_keyboard_only(three_step_service, serve_pages, step_page) -> None:
+def test_audio_with_keyboard_only(
+    three_step_service, serve_pages, step_page, page_events
+) -> None:
     page = step_page
     log = ChallengeLog(page)
     widget = reach_image(page, serve_pages(three_step_service))
@@ -265,6 +269,8 @@ def test_audio_with_keyboard_only(three_step_service, serve_pages, step_page) ->
     assert result["kinds"] == ["pow", "image", "timing"]
     assert result["level"] == 4
     assert pointer_presses(page) == []
+    assert page.evaluate("window.cspViolations") == []
+    assert page_events.console_errors() == []
 
 
 def test_wrong_answers_move_to_wait(image_service, serve_pages, step_page) -> None:
