@@ -133,11 +133,14 @@ class ChallengeService:
         clock_now = self.clock()
         policy = self.policies.get(site)
 
+        portal_reasons: list[str] = []
+
         if ticket is None:
             risk, subject, quota_subject = policy.default_risk, None, None
         else:
             read = self.tickets.read(ticket, site, action, clock_now)
             risk, subject, quota_subject = read.risk, read.subject, read.quota_subject
+            portal_reasons = list(read.reasons)
 
         network = self.visitors.network(address, clock_now)
 
@@ -189,6 +192,7 @@ class ChallengeService:
             action,
             clock_now,
             outcome="issued",
+            portal_reasons=portal_reasons,
             level=decision.level,
             reasons=list(decision.reasons),
             network=network,
@@ -257,6 +261,7 @@ class ChallengeService:
                     "id": challenge_id,
                     "k": key_id,
                     "f": params["family"],
+                    "l": flow["lang"],
                     "s": selection.style,
                     "exp": expires_at,
                 },
@@ -361,6 +366,13 @@ class ChallengeService:
                 extra={"retry_after_ms": math.ceil(required_ms - elapsed_ms)},
             )
 
+        # A hold reported longer than the server saw pass is a made-up report.
+        if (
+            isinstance(answer, dict)
+            and (answer.get("held_ms") or 0) > elapsed_ms + 1000
+        ):
+            self.visitors.note("fast-answer", network, window, clock_now)
+
         # 2. The answer; a wrong answer leaves the challenge open.
         verdict = kind.check(params, answer, context)
         self._note_speed(kind, params, elapsed_ms, report, network, window, clock_now)
@@ -429,6 +441,17 @@ class ChallengeService:
         network = self.visitors.network(address, clock_now)
         window = self.policies.get(site).window_seconds
         self._spend(state, network, window, clock_now)
+
+        if getattr(challenges.get(params["kind"]), "limits_attempts", False):
+            # Wrong answers to the replaced challenge now get 409, as a right
+            # one does.
+            self.store.hit(
+                "attempts",
+                state["id"],
+                self.settings.challenge_ttl + USED_ID_MARGIN,
+                clock_now,
+                amount=MAX_ATTEMPTS + 1,
+            )
         return self._start_step(
             _flow_of(state), state["step"], state["done"], clock_now, step=step
         )
@@ -464,7 +487,7 @@ class ChallengeService:
 
     def _wrong_answer(
         self, state: dict[str, Any], kind: Any, clock_now: float
-    ) -> WrongAnswer:
+    ) -> WrongAnswer | AlreadyAnswered:
         message = "The answer does not solve the challenge."
 
         if not getattr(kind, "limits_attempts", False):
@@ -477,6 +500,14 @@ class ChallengeService:
             clock_now,
         )
         left = max(MAX_ATTEMPTS - attempts, 0)
+
+        if attempts > MAX_ATTEMPTS:
+            # Spent by the last attempt or by a replace: no answer counts now.
+            return AlreadyAnswered(
+                f"The challenge with challenge_id {state['id']!r} was already"
+                " answered or replaced; answer the challenge that replaced it.",
+                field="challenge_id",
+            )
 
         if left:
             return WrongAnswer(message, field="answer", extra={"attempts_left": left})

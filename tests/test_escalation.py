@@ -182,6 +182,13 @@ def test_expired_ticket_rejected(flow, clock):
     assert "expired" in response.get_json()["message"]
 
 
+def test_empty_ticket_means_no_ticket(flow):
+    response = flow.issue(risk_ticket="")
+
+    assert response.status_code == 201
+    assert response.get_json()["level"] == 0
+
+
 def test_ticket_for_other_action_rejected(flow):
     ticket = _ticket(flow, risk=0.1, action="cancel").get_json()["risk_ticket"]
 

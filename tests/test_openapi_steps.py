@@ -657,13 +657,17 @@ def test_image_wrong_answers_move_to_wait(client, level3, image, contract, clock
         post_answer(client, image, {"text": "wrong"}) for _ in range(MAX_ATTEMPTS + 1)
     ]
 
-    for response in responses:
+    for response in responses[:MAX_ATTEMPTS]:
         assert_error(response, 422, "wrong-answer", "answer")
         contract.check(response)
 
-    bodies = [response.get_json() for response in responses]
-    assert [body["attempts_left"] for body in bodies] == [2, 1, 0, 0]
-    assert [("next" in body) for body in bodies] == [False, False, True, False]
+    # The last attempt spent the image, so a further guess gets 409.
+    assert_error(responses[-1], 409, "already-answered", "challenge_id")
+    contract.check(responses[-1])
+
+    bodies = [response.get_json() for response in responses[:MAX_ATTEMPTS]]
+    assert [body["attempts_left"] for body in bodies] == [2, 1, 0]
+    assert [("next" in body) for body in bodies] == [False, False, True]
 
     following = bodies[MAX_ATTEMPTS - 1]["next"]
     assert "result" not in following
@@ -796,12 +800,12 @@ def test_audio_served(client, image, contract, lang):
     assert response.headers["Cache-Control"].startswith("private, max-age=")
 
 
-def test_audio_url_as_given_lacks_lang(client, image, contract):
-    # audio_url carries no lang parameter, and the endpoint requires one.
+def test_audio_url_as_given_speaks_challenge_language(client, image, contract):
     response = client.get(image["challenge"]["audio_url"])
 
-    assert_error(response, 400, "invalid-request", "lang")
-    contract.check(response, request_valid=False)
+    assert response.status_code == 200
+    assert response.mimetype == "audio/wav"
+    contract.check(response)
 
 
 def tampered(ticket: str) -> str:
@@ -831,7 +835,7 @@ MEDIA_REJECTIONS = [
         MediaRejection(
             lambda step, other, kind: media_path(step["challenge"][f"{kind}_url"], m="x"),
             400,
-            "invalid-envelope",
+            "invalid-media-ticket",
             "m",
             request_valid=False,
         ),
@@ -844,7 +848,7 @@ MEDIA_REJECTIONS = [
                 + ("?lang=fr" if kind == "audio" else "")
             ),
             400,
-            "invalid-envelope",
+            "invalid-media-ticket",
             "m",
             request_valid=False,
         ),
@@ -857,7 +861,7 @@ MEDIA_REJECTIONS = [
                 m=tampered(ticket_of(step["challenge"]["image_url"])),
             ),
             400,
-            "invalid-envelope",
+            "invalid-media-ticket",
             "m",
             request_valid=True,
         ),
@@ -869,7 +873,7 @@ MEDIA_REJECTIONS = [
                 step["challenge"][f"{kind}_url"], m=step["envelope"]
             ),
             400,
-            "invalid-envelope",
+            "invalid-media-ticket",
             "m",
             request_valid=True,
         ),

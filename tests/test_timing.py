@@ -68,6 +68,30 @@ def test_hold_on_time_passes(flow, clock, timed):
     assert flow.verify(response.get_json()["pass_token"])["kinds"] == ["pow", "timing"]
 
 
+def test_hold_longer_than_server_saw_is_a_signal(app, flow, clock, timed):
+    service = app.extensions["challenge_service"]
+    network = service.visitors.network("127.0.0.1", clock())
+    hold_ms = timed["challenge"]["hold_ms"]
+    clock.advance(hold_ms / 1000)
+    before = service.store.count("fast-answer", network, 600, clock())
+
+    response = _send(flow, timed, {"held_ms": hold_ms + 5000, "input": "key"})
+
+    assert response.status_code == 200
+    assert service.store.count("fast-answer", network, 600, clock()) == before + 1
+
+
+def test_honest_hold_is_no_signal(app, flow, clock, timed):
+    service = app.extensions["challenge_service"]
+    network = service.visitors.network("127.0.0.1", clock())
+    hold_ms = timed["challenge"]["hold_ms"]
+    clock.advance(hold_ms / 1000 + 0.2)
+
+    _send(flow, timed, {"held_ms": hold_ms, "input": "key"})
+
+    assert service.store.count("fast-answer", network, 600, clock()) == 0
+
+
 def test_hold_released_early_is_wrong(flow, clock, timed):
     hold_ms = timed["challenge"]["hold_ms"]
     clock.advance(hold_ms / 1000)

@@ -48,11 +48,6 @@ def _allow_origin(response: Response) -> Response:
         response.headers["Access-Control-Expose-Headers"] = "Retry-After"
         response.headers["Vary"] = "Origin"
 
-    if request.method == "OPTIONS":
-        response.headers["Access-Control-Allow-Methods"] = "POST"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
-        response.headers["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
-
     return response
 
 
@@ -63,6 +58,10 @@ def preflight(challenge_id: str | None = None) -> Response:
     """Respond to a CORS preflight; the site is checked on the real request."""
     response = Response(status=204)
     del response.headers["Content-Type"]
+    # Only the POST endpoints get these; the image and audio are plain GETs.
+    response.headers["Access-Control-Allow-Methods"] = "POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = str(PREFLIGHT_MAX_AGE)
     return response
 
 
@@ -117,7 +116,9 @@ def create_challenge() -> tuple[Response, int]:
     lang = language(body)
     ticket = None
 
-    if body.get("risk_ticket") is not None:
+    # An empty attribute is how a page without a ticket renders, so "" is
+    # no ticket; any other value must be a valid one.
+    if body.get("risk_ticket") not in (None, ""):
         ticket = string_field(body, "risk_ticket", 2048)
 
     site = _site(sitekey)

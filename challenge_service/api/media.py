@@ -17,7 +17,7 @@ from flask import Response
 
 from ..challenges.image import draw
 from ..errors import ChallengeExpired
-from ..errors import InvalidEnvelope
+from ..errors import ServiceError
 from ..errors import InvalidRequest
 from ..errors import RateLimited
 from ..errors import UnknownChallenge
@@ -33,13 +33,21 @@ bp = Blueprint("media", __name__, url_prefix="/api/v1/challenges")
 MEDIA_PER_MINUTE = 60
 
 
+class InvalidMediaTicket(ServiceError):
+    """Raised when the ``m`` parameter of a media URL is not a valid ticket."""
+
+    code = "invalid-media-ticket"
+
+
 def _ticket(challenge_id: str) -> tuple[dict, bytes, float]:
     """Return the media ticket of the request, the challenge secret and the time."""
     service = current_service()
 
     if not CHALLENGE_ID.fullmatch(challenge_id):
         raise UnknownChallenge(
-            f"No challenge has the id {challenge_id!r}.", field="challenge_id"
+            f"No challenge has the challenge_id {challenge_id!r}; use the image_url"
+            " or audio_url exactly as the challenge returned it.",
+            field="challenge_id",
         )
 
     raw = request.args.get("m", "")
@@ -48,7 +56,7 @@ def _ticket(challenge_id: str) -> tuple[dict, bytes, float]:
         ticket = service.signer.load(MEDIA, raw)
         _, secret = service.signer.derive(f"challenge:{challenge_id}", ticket["k"])
     except InvalidSignature:
-        raise InvalidEnvelope(
+        raise InvalidMediaTicket(
             "m is not a media ticket of this service; use the image_url or"
             " audio_url exactly as the challenge returned it.",
             field="m",
@@ -56,14 +64,17 @@ def _ticket(challenge_id: str) -> tuple[dict, bytes, float]:
 
     if ticket.get("id") != challenge_id:
         raise UnknownChallenge(
-            "The media ticket belongs to another challenge.", field="challenge_id"
+            f"The media ticket belongs to another challenge than challenge_id"
+            f" {challenge_id!r}; use the URL exactly as the challenge returned it.",
+            field="challenge_id",
         )
 
     now = service.clock()
 
     if now >= ticket["exp"]:
         raise ChallengeExpired(
-            "The challenge of this image expired; request a new one.", field="m"
+            "The challenge of this image and clip expired; request a new one.",
+            field="m",
         )
 
     # Drawing costs far more than checking a signature, so every network gets
@@ -103,14 +114,15 @@ def image(challenge_id: str) -> Response:
 @bp.get("/<challenge_id>/audio")
 def audio(challenge_id: str) -> Response:
     """Return the spoken alternative of an image challenge, as WAV."""
-    lang = request.args.get("lang", "")
+    ticket, secret, now = _ticket(challenge_id)
+    # The clip speaks the challenge's language unless the widget asks for
+    # the other one, for a person who switched languages.
+    lang = request.args.get("lang", ticket["l"])
 
     if lang not in LANGUAGES:
         raise InvalidRequest(
             f"lang must be one of {', '.join(LANGUAGES)}, not {lang!r}.", field="lang"
         )
-
-    ticket, secret, now = _ticket(challenge_id)
 
     from ..media import audio as speech
 

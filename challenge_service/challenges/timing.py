@@ -6,8 +6,9 @@ In ``hold`` mode the person holds a button, or the Space or Enter key, for
 on the service's clock since the challenge was issued. The browser's clock
 plays no part: a device whose clock is hours off passes like any other, and a
 bot cannot buy the time back with hardware. What the widget reports (how long
-the key was held, with which input) is kept as a signal for the risk policy,
-never taken as proof.
+the key was held, with which input) is never taken as proof: a hold reported
+as longer than the time the server saw pass counts as a ``fast-answer``
+signal for the risk policy.
 """
 
 from __future__ import annotations
