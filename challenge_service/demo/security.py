@@ -41,7 +41,9 @@ def content_security_policy(origin: str) -> str:
         "style-src": f"'self' {origin}",
         "connect-src": origin,
         "worker-src": "blob:",
-        "img-src": "'self' data:",
+        # Image challenges and their spoken version come from the service.
+        "img-src": f"'self' data: {origin}",
+        "media-src": origin,
         "form-action": "'self'",
         "frame-ancestors": "'none'",
         "base-uri": "'none'",
