@@ -18,7 +18,6 @@ from . import errors
 from . import logs
 from .api import register_blueprints
 from .service import ChallengeService
-from .signals import load_hash_key
 from .signals import Visitors
 from .service import Settings
 from .audit import AuditLog
@@ -74,14 +73,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             adaptive=settings["ADAPTIVE"],
         ),
         clock=settings.get("CLOCK") or time.time,
-        visitors=Visitors(store, load_hash_key(store)),
+        visitors=Visitors(store),
         audit=AuditLog(store, settings["AUDIT_FLUSH_MS"]),
     )
     app.extensions["challenge_service"] = service
     _check_shared_keys(store, signer)
 
     if settings["TEST_KEYS"]:
-        ensure_test_sites(store, service.clock())
+        _create_test_sites(app, store, service.clock)
 
     purge_job = PurgeJob(
         store,
@@ -108,6 +107,26 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings["PROXY_HOPS"])
 
     return app
+
+
+def _create_test_sites(app: Flask, store: Store, clock: Callable[[], float]) -> None:
+    """Create the test sites now, or on a later request if the store is down."""
+    try:
+        ensure_test_sites(store, clock())
+        return
+    except StoreUnavailable:
+        logger.warning("could not create the test sites: the store is unavailable")
+
+    done = False
+
+    def retry() -> None:
+        nonlocal done
+
+        if not done:
+            ensure_test_sites(store, clock())
+            done = True
+
+    app.before_request(retry)
 
 
 def _store(settings: dict[str, Any], data_dir: Path) -> Store:

@@ -61,13 +61,20 @@ def network_of(address: str) -> str:
 
 
 class Visitors:
-    """Hash visitors with the shared key and count what they do."""
+    """Hash visitors with the shared key and count what they do.
 
-    def __init__(self, store: Store, key: bytes) -> None:
+    The key is read from the store on first use, so that an instance starts
+    while its store is down and answers 503 until the store returns.
+    """
+
+    def __init__(self, store: Store, key: bytes | None = None) -> None:
         self.store = store
         self._key = key
 
     def _hash(self, label: str) -> str:
+        if self._key is None:
+            self._key = load_hash_key(self.store)
+
         return hmac.new(self._key, label.encode(), hashlib.sha256).hexdigest()[:32]
 
     def network(self, address: str, now: float) -> str:

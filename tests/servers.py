@@ -38,7 +38,9 @@ def cli(*args: str, env: dict[str, str] | None = None, **kwargs):
 class ServiceProcess:
     """A ``challenge-service serve`` process on 127.0.0.1."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str], *extra: str) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str], *extra: str, healthy: bool = True
+    ) -> None:
         self.port = free_port()
         self.data_dir = data_dir
         self.url = f"http://127.0.0.1:{self.port}"
@@ -59,9 +61,10 @@ class ServiceProcess:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_until_healthy()
+        self._wait_until_healthy(healthy)
 
-    def _wait_until_healthy(self) -> None:
+    def _wait_until_healthy(self, healthy: bool = True) -> None:
+        """Wait for a 200 from /healthz, or for any response unless ``healthy``."""
         deadline = time.monotonic() + START_TIMEOUT
 
         while time.monotonic() < deadline:
@@ -69,7 +72,9 @@ class ServiceProcess:
                 raise RuntimeError(f"serve exited early:\n{self.output()}")
 
             try:
-                if requests.get(self.url + "/healthz", timeout=1).ok:
+                response = requests.get(self.url + "/healthz", timeout=1)
+
+                if response.ok or not healthy:
                     return
             except requests.ConnectionError:
                 time.sleep(0.1)

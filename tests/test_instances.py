@@ -156,3 +156,41 @@ def test_store_outage_fails_cleanly_and_recovers(tmp_path):
     assert health_during.status_code == 503
     assert after["success"] is True
     assert answer_after.status_code == 200
+
+
+def test_instance_starts_before_its_store(tmp_path):
+    from challenge_service import testkeys
+
+    redis_server = RedisServer(tmp_path / "redis")
+    env = {
+        "CHALLENGE_SERVICE_STORE_URL": redis_server.url,
+        "CHALLENGE_SERVICE_SIGNING_KEYS": SHARED_KEY,
+    }
+    (tmp_path / "instance").mkdir()
+    server = ServiceProcess(
+        tmp_path / "instance", env, "--workers", "1", healthy=False
+    )
+
+    try:
+        down = requests.post(
+            server.url + "/api/v1/challenges",
+            json={"sitekey": testkeys.ALWAYS_PASS.sitekey, "action": "book"},
+            headers={"Origin": ORIGIN},
+            timeout=10,
+        )
+        health = requests.get(server.url + "/healthz", timeout=10)
+
+        assert down.status_code == 503
+        assert down.json()["error"] == "store-unavailable"
+        assert "Retry-After" in down.headers
+        assert health.status_code == 503
+
+        redis_server.start()
+        issued = _issue(server, testkeys.ALWAYS_PASS.sitekey)
+        health = requests.get(server.url + "/healthz", timeout=10)
+
+        assert issued["level"] == 0
+        assert health.status_code == 200
+    finally:
+        server.stop()
+        redis_server.stop()
