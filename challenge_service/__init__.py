@@ -73,7 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             adaptive=settings["ADAPTIVE"],
         ),
         clock=settings.get("CLOCK") or time.time,
-        visitors=Visitors(store),
+        visitors=Visitors(store, flush_ms=settings["COUNTER_FLUSH_MS"]),
         audit=AuditLog(store, settings["AUDIT_FLUSH_MS"]),
     )
     app.extensions["challenge_service"] = service

@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Any] = {
     # Let the portal's risk and the observed signals choose each level; off,
     # every challenge of a site is at the floor of its policy.
     "ADAPTIVE": True,
+    # Milliseconds between writes of the counted challenge requests of one
+    # process; 0 writes each at once.
+    "COUNTER_FLUSH_MS": 100,
     # Milliseconds between writes of queued audit events; 0 writes each at once.
     "AUDIT_FLUSH_MS": 1000,
     # Seconds audit events are kept (180 days).
@@ -84,6 +87,7 @@ _INT_BOUNDS = {
     "RATE_RETENTION": (3600, 30 * 86400),
     "PURGE_INTERVAL": (0, 7 * 86400),
     "AUDIT_FLUSH_MS": (0, 60_000),
+    "COUNTER_FLUSH_MS": (0, 10_000),
 }
 
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")

@@ -11,13 +11,20 @@ single household or host usually gets.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import hmac
 import ipaddress
+import logging
+import os
 import secrets
+import threading
 
+from .errors import StoreUnavailable
 from .policy import Signals
 from .storage import Store
+
+logger = logging.getLogger(__name__)
 
 #: Name of the shared setting that contains the hashing key.
 HASH_KEY_SETTING = "visitor-hash-key"
@@ -65,11 +72,24 @@ class Visitors:
 
     The key is read from the store on first use, so that an instance starts
     while its store is down and answers 503 until the store returns.
+
+    With ``flush_ms`` above 0, the challenge requests of this process are
+    counted in memory and added to the store in one write every ``flush_ms``
+    milliseconds, so that a challenge request reads the store but does not
+    write to it. Counts in the store then lag by at most that long, and each
+    process adds its own pending requests to what it reads.
     """
 
-    def __init__(self, store: Store, key: bytes | None = None) -> None:
+    def __init__(
+        self, store: Store, key: bytes | None = None, flush_ms: int = 0
+    ) -> None:
         self.store = store
         self._key = key
+        self.flush_ms = flush_ms
+        self._pending: list[tuple[str, str, int, float, int]] = []
+        self._pending_counts: dict[tuple[str, str, int], int] = {}
+        self._lock = threading.Lock()
+        self._started_in: int | None = None
 
     def _hash(self, label: str) -> str:
         if self._key is None:
@@ -107,7 +127,11 @@ class Visitors:
             (COUNTERS[code], network, window)
             for code in ("wrong-answers", "fast-solve", "fast-answer", "replay")
         ]
-        hit_counts, read_counts = self.store.observe(hits, reads, now)
+        if self.flush_ms:
+            hit_counts, read_counts = self._observe_batched(hits, reads, now)
+        else:
+            hit_counts, read_counts = self.store.observe(hits, reads, now)
+
         wrong, fast_solve, fast_answer, replay = read_counts
         return Signals(
             network_rate=hit_counts[0],
@@ -118,6 +142,72 @@ class Visitors:
             fast_answer=fast_answer,
             replay=replay,
         )
+
+    def _observe_batched(
+        self,
+        hits: list[tuple[str, str, int]],
+        reads: list[tuple[str, str, int]],
+        now: float,
+    ) -> tuple[list[int], list[int]]:
+        self._start()
+        _, counts = self.store.observe([], hits + reads, now)
+
+        with self._lock:
+            hit_counts = [
+                stored + self._pending_counts.get(counter, 0) + 1
+                for counter, stored in zip(hits, counts, strict=False)
+            ]
+
+            for name, key, window in hits:
+                self._pending.append((name, key, window, now, 1))
+                counter = (name, key, window)
+                self._pending_counts[counter] = self._pending_counts.get(counter, 0) + 1
+
+        return hit_counts, counts[len(hits) :]
+
+    def flush(self) -> int:
+        """Add the pending counts to the store; return how many events were added."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._pending_counts = {}
+
+        if pending:
+            try:
+                self.store.add_counts(pending)
+            except StoreUnavailable as error:
+                # Counts are signals, not records: losing a batch while the
+                # store is down only makes the policy milder for a moment.
+                logger.warning("dropped %d counted requests: %s", len(pending), error)
+                return 0
+
+        return len(pending)
+
+    def _start(self) -> None:
+        # A forked worker inherits the pending counts but not the thread.
+        if self._started_in == os.getpid():
+            return
+
+        with self._lock:
+            if self._started_in == os.getpid():
+                return
+
+            self._started_in = os.getpid()
+            self._pending = []
+            self._pending_counts = {}
+
+        threading.Thread(target=self._loop, name="counters", daemon=True).start()
+        atexit.register(self.flush)
+
+    def _loop(self) -> None:
+        wake = threading.Event()
+
+        while True:
+            wake.wait(self.flush_ms / 1000)
+
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the thread must survive any failure
+                logger.exception("counter flush failed")
 
     def note(self, code: str, network: str, window: int, now: float) -> None:
         """Count one event of signal ``code`` for ``network``."""

@@ -39,8 +39,9 @@ def app(tmp_path, clock):
             "DATA_DIR": str(tmp_path),
             "SIGNING_KEYS": [SIGNING_KEY],
             "CLOCK": clock,
-            # Write audit events at once, so tests can read them back.
+            # Write audit events and counts at once, so tests can read them back.
             "AUDIT_FLUSH_MS": 0,
+            "COUNTER_FLUSH_MS": 0,
         }
     )
 

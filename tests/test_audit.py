@@ -51,3 +51,18 @@ def test_flushing_thread_writes_by_itself(store, clock):
         time.sleep(0.05)
 
     assert [event["site_id"] for event in store.events(0, clock() + 1, 10)] == [3]
+
+
+def test_batched_counts_reach_store_on_flush(store, clock):
+    from challenge_service.signals import Visitors
+
+    visitors = Visitors(store, key=b"k" * 32, flush_ms=60_000)
+    first = visitors.observe(1, "net-a", None, 600, clock())
+    second = visitors.observe(1, "net-a", None, 600, clock())
+
+    assert first.network_rate == 1
+    assert second.network_rate == 2
+    assert store.count("net", "net-a", 600, clock()) == 0
+    assert visitors.flush() == 4
+    assert store.count("net", "net-a", 600, clock()) == 2
+    assert visitors.observe(1, "net-a", None, 600, clock()).network_rate == 3

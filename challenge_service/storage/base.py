@@ -406,6 +406,28 @@ class StoreBase:
         ]
         return hit_counts, read_counts
 
+    def add_counts(self, counts: list[tuple[str, str, int, float, int]]) -> None:
+        """Add events to several counters at once; see :meth:`Store.add_counts`."""
+        grouped: dict[tuple[str, str, int, int], list] = {}
+
+        for name, key, window, now, amount in counts:
+            _validate_counter(name, key, window, now)
+            _validate_int(amount, "amount", 1, MAX_HIT_AMOUNT)
+            span = counter_span(window, now)
+            bucket = (name, key, window, span.current)
+
+            if bucket in grouped:
+                grouped[bucket][4] += amount
+            else:
+                grouped[bucket] = [name, key, window, span, amount]
+
+        if grouped:
+            self._add_counts([tuple(entry) for entry in grouped.values()])
+
+    def _add_counts(self, counts: list[tuple[str, str, int, CounterSpan, int]]) -> None:
+        for name, key, window, span, amount in counts:
+            self._hit(name, key, window, span, amount)
+
     def take_quota(
         self, name: str, key: str, entry: str, limit: int, window: int, now: float
     ) -> tuple[bool, float | None]:
@@ -707,6 +729,14 @@ class Store(Protocol):
 
     def claim_setting(self, name: str, value: str) -> str:
         """Store ``value`` under ``name`` unless a value is there; return the stored one."""
+
+    def add_counts(self, counts: list[tuple[str, str, int, float, int]]) -> None:
+        """Add ``amount`` events at ``now`` to each ``(name, key, window, now, amount)``.
+
+        One write for the whole batch; events of one counter that fall in one
+        bucket are summed first. Raise ValueError before writing anything if
+        any entry is invalid.
+        """
 
     def record_events(self, events: list[tuple[dict, float]]) -> None:
         """Append several ``(event, now)`` audit events in one write.

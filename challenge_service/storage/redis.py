@@ -608,12 +608,31 @@ class RedisStore(StoreBase):
 
             results = pipeline.execute()
             read_counts = [
-                sum(int(count) for bucket, count in buckets.items() if int(bucket) >= span.first)
+                sum(
+                    int(count)
+                    for bucket, count in buckets.items()
+                    if int(bucket) >= span.first
+                )
                 for buckets, (_, _, _, span) in zip(results[len(hits) :], reads)
             ]
             return [int(total) for total in results[: len(hits)]], read_counts
 
         return self._run(observe)
+
+    def _add_counts(self, counts: list[tuple[str, str, int, CounterSpan, int]]) -> None:
+        def add(connection: _Connection) -> None:
+            pipeline = connection.client.pipeline(transaction=False)
+
+            for name, key, window, span, amount in counts:
+                connection.hit(
+                    [self._counter_key(name, window, key)],
+                    [span.current, span.first, amount, span.expires_ms],
+                    client=pipeline,
+                )
+
+            pipeline.execute()
+
+        self._run(add)
 
     def _count(self, name: str, key: str, window: int, span: CounterSpan) -> int:
         counter_key = self._counter_key(name, window, key)

@@ -368,6 +368,11 @@ class SQLiteStore(StoreBase):
         hits: list[tuple[str, str, int, CounterSpan]],
         reads: list[tuple[str, str, int, CounterSpan]],
     ) -> tuple[list[int], list[int]]:
+        if not hits:
+            # Reads only: no writer lock, no transaction to commit.
+            with self._errors_as_unavailable():
+                return [], self._read_counters(self._connection(), reads)
+
         # One transaction, so a challenge request takes the writer lock once.
         # Stale buckets are left to the purge: every sum skips them anyway.
         hit_counts = []
@@ -391,6 +396,18 @@ class SQLiteStore(StoreBase):
             read_counts = self._read_counters(connection, reads)
 
         return hit_counts, read_counts
+
+    def _add_counts(self, counts: list[tuple[str, str, int, CounterSpan, int]]) -> None:
+        with self._transaction() as connection:
+            connection.executemany(
+                "INSERT INTO counter_buckets (name, window_seconds, key, bucket,"
+                " count, expires_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT"
+                " DO UPDATE SET count = count + excluded.count",
+                [
+                    (name, window, key, span.current, amount, span.expires_ms)
+                    for name, key, window, span, amount in counts
+                ],
+            )
 
     @staticmethod
     def _read_counters(

@@ -88,3 +88,29 @@ def test_record_events_rejects_whole_batch(store):
         store.record_events([({"event": "ok"}, NOW), ({"event": "x" * 5000}, NOW)])
 
     assert store.events(NOW - 1, NOW + 1, 10) == []
+
+
+def test_add_counts_adds_batch(store):
+    store.add_counts(
+        [
+            ("net", "a", 600, NOW, 1),
+            ("net", "a", 600, NOW + 1, 2),
+            ("site", "1", 60, NOW, 5),
+        ]
+    )
+
+    assert store.count("net", "a", 600, NOW + 2) == 3
+    assert store.count("site", "1", 60, NOW + 2) == 5
+
+
+def test_add_counts_rejects_whole_batch(store):
+    with pytest.raises(ValueError):
+        store.add_counts([("net", "b", 600, NOW, 1), ("net", "b", 600, NOW, 0)])
+
+    assert store.count("net", "b", 600, NOW) == 0
+
+
+def test_observe_reads_alone_see_added_counts(store):
+    store.add_counts([("wrong", "c", 600, NOW, 4)])
+
+    assert store.observe([], [("wrong", "c", 600)], NOW + 1) == ([], [4])
