@@ -62,7 +62,11 @@ def test_batched_counts_reach_store_on_flush(store, clock):
 
     assert first.network_rate == 1
     assert second.network_rate == 2
+    assert (first.site_rate, second.site_rate) == (1, 2)
     assert store.count("net", "net-a", 600, clock()) == 0
     assert visitors.flush() == 4
     assert store.count("net", "net-a", 600, clock()) == 2
-    assert visitors.observe(1, "net-a", None, 600, clock()).network_rate == 3
+    assert store.count("site", "1", 60, clock()) == 2
+    third = visitors.observe(1, "net-a", None, 600, clock())
+    assert third.network_rate == 3
+    assert third.site_rate == 3
