@@ -24,7 +24,9 @@ from .keys import RELOAD_INTERVAL
 from .keys import RETIRE_MARGIN
 from .policies import Policies
 from .policy import SitePolicy
+from .challenges.timing import MAX_WAIT_MS
 from .service import isoformat
+from .service import MIN_ANSWER_SECONDS
 from .sites import create_site
 from .sites import rotate_secret
 from .storage import open_store
@@ -335,8 +337,12 @@ def _key_file(data_dir: Path | None) -> KeyFile:
 
 
 def _max_lifetime() -> int:
+    # A timed step may outlive the challenge lifetime by its wait.
     settings = _settings()
-    return max(settings["CHALLENGE_TTL"], settings["TOKEN_TTL"])
+    longest_step = max(
+        settings["CHALLENGE_TTL"], MAX_WAIT_MS // 1000 + MIN_ANSWER_SECONDS
+    )
+    return max(longest_step, settings["TOKEN_TTL"], settings["RISK_TICKET_TTL"])
 
 
 @main.group()

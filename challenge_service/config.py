@@ -134,8 +134,7 @@ def _parse(name: str, raw: str, default: Any) -> Any:
         # int() would also take "3_00" and non-ASCII digits.
         if not _WHOLE_NUMBER.fullmatch(raw.strip()):
             raise ConfigError(
-                f"{env_name}={raw!r} is not a whole number of"
-                f" {'bytes' if 'BYTES' in name else 'seconds'}."
+                f"{env_name}={raw!r} is not a whole number of {unit_of(name)}."
             )
 
         return int(raw)
@@ -144,6 +143,20 @@ def _parse(name: str, raw: str, default: Any) -> Any:
         return [part.strip() for part in raw.split(",") if part.strip()]
 
     return raw
+
+
+def unit_of(name: str) -> str:
+    """Return the unit of the integer setting ``name``, for messages."""
+    if name.endswith("_BYTES"):
+        return "bytes"
+
+    if name.endswith("_MS"):
+        return "milliseconds"
+
+    if name == "PROXY_HOPS":
+        return "proxies"
+
+    return "seconds"
 
 
 def validate(config: dict) -> None:
@@ -166,7 +179,7 @@ def validate_without_keys(config: dict) -> None:
     """Check the settings that commands without signing keys use too."""
     for name, (low, high) in _INT_BOUNDS.items():
         value = config[name]
-        unit = "bytes" if "BYTES" in name else "seconds"
+        unit = unit_of(name)
 
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{ENV_PREFIX}{name} must be a whole number of {unit}.")

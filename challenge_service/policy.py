@@ -18,9 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from typing import Any
 
 MAX_LEVEL = 4
+
+#: Action names, as the widget's data-action and the API accept them.
+_ACTION = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 #: Reason codes, in the order they are reported.
 REASONS = {
@@ -151,6 +155,18 @@ class SitePolicy:
         _check_whole("network_limit", self.network_limit, 0, 10_000_000, "a count")
         _check_whole("window_seconds", self.window_seconds, 60, 86_400, "seconds")
 
+        unknown = (
+            set(self.halves) - set(SIGNAL_HALVES)
+            if isinstance(self.halves, dict)
+            else set()
+        )
+
+        if unknown:
+            raise ValueError(
+                f"halves names unknown signals {sorted(unknown)}; the signals are"
+                f" {sorted(SIGNAL_HALVES)}."
+            )
+
         if not isinstance(self.halves, dict) or set(self.halves) != set(SIGNAL_HALVES):
             raise ValueError(
                 f"halves must give a count for each of {sorted(SIGNAL_HALVES)}."
@@ -166,6 +182,12 @@ class SitePolicy:
             )
 
         for action, pair in self.quotas.items():
+            if not isinstance(action, str) or not _ACTION.fullmatch(action):
+                raise ValueError(
+                    f"quotas key {action!r} is not an action name: use 1 to 32"
+                    " letters, digits, '_', '.' or '-', as the widget's data-action."
+                )
+
             if not isinstance(pair, tuple) or len(pair) != 2:
                 raise ValueError(f"quotas[{action!r}] must be [limit, window seconds].")
 
@@ -188,11 +210,12 @@ def _check_whole(name: str, value: Any, low: int, high: int, unit: str) -> None:
 
 
 def _check_number(name: str, value: Any, low: float, high: float, unit: str) -> None:
+    # The range comparison is false for NaN and exact for huge integers, which
+    # math.isfinite would refuse with OverflowError.
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not low <= value <= high
+        or not (low <= value <= high)
     ):
         raise ValueError(f"{name} must be {unit} from {low} to {high}, not {value!r}.")
 

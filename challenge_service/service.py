@@ -26,7 +26,9 @@ from .errors import AlreadyAnswered
 from .errors import ChallengeExpired
 from .errors import InvalidEnvelope
 from .errors import InvalidRequest
+from .errors import InvalidRiskTicket
 from .errors import RateLimited
+from .errors import StoreUnavailable
 from .errors import TooEarly
 from .errors import UnknownChallenge
 from .errors import WrongAnswer
@@ -64,6 +66,9 @@ PLAUSIBLE_HASH_RATE = 40e6
 #: Milliseconds below which an answer to a challenge that a person reads
 #: counts as faster than reading.
 MIN_READING_MS = 1500
+
+#: Seconds a timed step stays open after its required time has passed.
+MIN_ANSWER_SECONDS = 60
 
 #: Wrong answers accepted per challenge of a kind that limits attempts; after
 #: the last one, the visitor gets a challenge of another kind.
@@ -118,6 +123,27 @@ class ChallengeService:
         self.tickets = RiskTickets(signer, visitors, settings.ticket_ttl)
         self.rotation = Rotation(signer.derive, settings.epoch_seconds)
 
+    # Sites.
+
+    def site_by_sitekey(self, sitekey: str) -> Site | None:
+        """Return the site with this key, hiding the test sites when they are off."""
+        return self._visible(self.store.site_by_sitekey(sitekey))
+
+    def site_by_secret(self, secret: str, now: float) -> Site | None:
+        """Return the site of this secret, hiding the test sites when they are off."""
+        return self._visible(self.store.site_by_secret_hash(hash_secret(secret), now))
+
+    def _visible(self, site: Site | None) -> Site | None:
+        # Test sites created while the test keys were on stay in the store.
+        if (
+            site is not None
+            and not self.settings.test_keys
+            and testkeys.is_test_site(site)
+        ):
+            return None
+
+        return site
+
     # Issue.
 
     def issue(
@@ -134,6 +160,16 @@ class ChallengeService:
         policy = self.policies.get(site)
 
         portal_reasons: list[str] = []
+        test_site = testkeys.is_test_site(site)
+
+        if ticket is None and action in policy.quotas:
+            # Without a subject the quota could not count this booking.
+            raise InvalidRiskTicket(
+                f"risk_ticket is missing; this site counts each subject's {action!r}"
+                " verifications, so the portal must pass a risk ticket with the"
+                " subject for this action.",
+                field="risk_ticket",
+            )
 
         if ticket is None:
             risk, subject, quota_subject = policy.default_risk, None, None
@@ -144,12 +180,14 @@ class ChallengeService:
 
         network = self.visitors.network(address, clock_now)
 
-        if self.settings.adaptive:
+        if self.settings.adaptive and not test_site:
             signals = self.visitors.observe(
                 site.id, network, subject, policy.window_seconds, clock_now
             )
         else:
             # Fixed levels: nothing is counted, and only the floor applies.
+            # The public test keys never count, so that no page can use them
+            # to push its visitors' networks to the limit of real sites.
             signals = Signals()
             risk = 0.0
             policy = dataclasses.replace(policy, network_limit=0, burst_per_minute=0)
@@ -164,10 +202,11 @@ class ChallengeService:
                 network=network,
                 subject=subject,
             )
+            # Requests leave the count only when they leave the window.
             raise RateLimited(
                 "This network requested more challenges than the site allows;"
                 " wait before requesting another.",
-                retry_after=max(1, policy.window_seconds // 10),
+                retry_after=policy.window_seconds,
             )
 
         if site.default_level > policy.floor:
@@ -186,6 +225,9 @@ class ChallengeService:
             "reasons": list(decision.reasons),
             "q": quota_subject,
         }
+        if test_site:
+            return self._start_step(flow, 0, [], clock_now)
+
         self._audit(
             "challenge",
             site,
@@ -229,7 +271,13 @@ class ChallengeService:
             now=clock_now,
         )
         params = kind.build(context, **options)
-        expires_at = now + self.settings.challenge_ttl
+        # A timed step stays open a while after its time, whatever the
+        # challenge lifetime, or a short lifetime would make it a dead end.
+        required_ms = kind.required_ms(params) if hasattr(kind, "required_ms") else 0
+        expires_at = now + max(
+            self.settings.challenge_ttl,
+            math.ceil(required_ms / 1000) + MIN_ANSWER_SECONDS,
+        )
         envelope = self.signer.sign(
             ENVELOPE,
             {
@@ -375,12 +423,14 @@ class ChallengeService:
 
         # 2. The answer; a wrong answer leaves the challenge open.
         verdict = kind.check(params, answer, context)
-        self._note_speed(kind, params, elapsed_ms, report, network, window, clock_now)
 
         if not verdict.correct:
             logger.info("wrong answer site=%s reason=%s", site.id, verdict.reason)
             self.visitors.note("wrong-answers", network, window, clock_now)
             raise self._wrong_answer(state, kind, clock_now)
+
+        # Only a correct answer says how fast its solver was.
+        self._note_speed(kind, params, elapsed_ms, report, network, window, clock_now)
 
         # 3. Single use: only the first correct answer moves on.
         self._spend(state, network, window, clock_now)
@@ -620,7 +670,7 @@ class ChallengeService:
                 return _failure("invalid-input-response")
 
         # 2. The secret names the site; a token of another site is invalid.
-        site = self.store.site_by_secret_hash(hash_secret(secret), now)
+        site = self.site_by_secret(secret, now)
 
         if site is None:
             return _failure("invalid-input-secret")
@@ -687,21 +737,29 @@ class ChallengeService:
                 return failure
 
         key = fields.get("idempotency_key")
-        outcome, stored = self.store.redeem(
-            site.id,
-            token["jti"],
-            token["exp"] + USED_ID_MARGIN,
-            key,
-            json.dumps(result) if key else "",
-        )
+
+        try:
+            outcome, stored = self.store.redeem(
+                site.id,
+                token["jti"],
+                token["exp"] + USED_ID_MARGIN,
+                key,
+                json.dumps(result) if key else "",
+            )
+        except StoreUnavailable:
+            # The token stays unspent, so the slot it took must not stay
+            # taken; if the release fails too, the slot frees with its window.
+            if took_slot:
+                self._release_quietly(token)
+
+            raise
 
         if outcome is Redemption.REPLAYED:
             return json.loads(stored)
 
+        # A duplicate keeps its quota entry: the entry belongs to this token,
+        # which another verify, maybe a concurrent one, spent successfully.
         if outcome is Redemption.DUPLICATE:
-            if quota is not None and took_slot:
-                self.store.release_quota("quota", _quota_key(token), token["jti"])
-
             return _failure("timeout-or-duplicate", "already-seen-response")
 
         self._audit(
@@ -715,6 +773,12 @@ class ChallengeService:
         )
         logger.debug("verified site=%s level=%s", site.id, token["level"])
         return result
+
+    def _release_quietly(self, token: dict[str, Any]) -> None:
+        try:
+            self.store.release_quota("quota", _quota_key(token), token["jti"])
+        except StoreUnavailable as error:
+            logger.warning("could not release a quota slot: %s", error)
 
     def _quota(self, site: Site, token: dict[str, Any]) -> tuple[int, int] | None:
         if not token.get("q"):

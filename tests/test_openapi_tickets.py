@@ -334,7 +334,7 @@ def test_issue_rate_limited(flow, store, contract):
     assert first.status_code == 201, first.get_data(as_text=True)
     assert_error(response, 429, "rate-limited", None, mentions="wait")
     window = SitePolicy().window_seconds
-    assert response.headers["Retry-After"] == str(max(1, window // 10))
+    assert response.headers["Retry-After"] == str(window)
     assert response.headers["Access-Control-Expose-Headers"] == "Retry-After"
     contract.check(response)
 
@@ -404,17 +404,19 @@ def test_siteverify_quota_counts_per_subject(quota_flow, contract):
     contract.check(other)
 
 
-def test_siteverify_quota_needs_ticket(quota_flow, contract):
-    # Without a risk ticket, a token has no subject, so no quota applies.
-    first = quota_flow.verify(quota_flow.pass_token())
-    second = post_siteverify(
-        quota_flow.client,
-        {"secret": quota_flow.secret, "response": quota_flow.pass_token()},
-    )
+def test_issue_needs_ticket_for_action_with_quota(quota_flow, contract):
+    # Without a ticket no subject could be counted, so the quota would not apply.
+    response = quota_flow.issue()
 
-    assert first["success"] is True
-    assert second.get_json()["success"] is True
-    contract.check(second)
+    assert_error(response, 400, "invalid-risk-ticket", "risk_ticket", mentions="missing")
+    contract.check(response)
+
+
+def test_issue_without_ticket_for_other_action(quota_flow, contract):
+    response = quota_flow.issue(action="cancel")
+
+    assert response.status_code == 201
+    contract.check(response)
 
 
 def test_siteverify_quota_idempotent_retry(quota_flow, contract):

@@ -95,7 +95,7 @@ def _hostname_of_origin(site: Site) -> str:
 
 
 def _site(sitekey: str) -> Site:
-    site = current_service().store.site_by_sitekey(sitekey)
+    site = current_service().site_by_sitekey(sitekey)
 
     if site is None:
         raise UnknownSiteKey(
@@ -173,7 +173,7 @@ def _open(challenge_id: str, body: dict[str, Any]) -> tuple[Site, dict[str, Any]
     service = current_service()
     envelope = string_field(body, "envelope", 2048)
     state = service.open_envelope(challenge_id, envelope)
-    site = service.store.site_by_sitekey(state["site"])
+    site = service.site_by_sitekey(state["site"])
 
     if site is None:
         raise InvalidEnvelope(
@@ -212,9 +212,13 @@ def _check_client_report(report: Any) -> dict[str, Any] | None:
         if value is None:
             continue
 
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 <= value <= 1e12
+        ):
             raise InvalidRequest(
-                f"client.{name} must be a non-negative number.",
+                f"client.{name} must be a number from 0 to 1e12.",
                 field=f"client.{name}",
             )
 

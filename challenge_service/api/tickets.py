@@ -7,7 +7,6 @@ it renders the page with the widget, and writes the ticket into the widget's
 
 from __future__ import annotations
 
-import math
 
 from flask import Blueprint
 from flask import jsonify
@@ -15,7 +14,6 @@ from flask import Response
 
 from ..errors import ServiceError
 from ..service import isoformat
-from ..sites import hash_secret
 from ..tickets import MAX_REASONS
 from ..tickets import REASON_CODE
 from . import current_service
@@ -44,11 +42,11 @@ def create_ticket() -> tuple[Response, int]:
     action = string_field(body, "action", 32, pattern=ACTION)
     risk = body.get("risk")
 
+    # 0 <= risk <= 1 is false for NaN, and compares huge integers exactly.
     if (
         isinstance(risk, bool)
         or not isinstance(risk, (int, float))
-        or not math.isfinite(risk)
-        or not 0.0 <= risk <= 1.0
+        or not 0 <= risk <= 1
     ):
         raise InvalidRequest(
             "risk must be a number from 0.0 (trusted) to 1.0 (surely automated).",
@@ -61,7 +59,7 @@ def create_ticket() -> tuple[Response, int]:
         not isinstance(reasons, list)
         or len(reasons) > MAX_REASONS
         or not all(
-            isinstance(code, str) and REASON_CODE.match(code) for code in reasons
+            isinstance(code, str) and REASON_CODE.fullmatch(code) for code in reasons
         )
     ):
         raise InvalidRequest(
@@ -71,7 +69,7 @@ def create_ticket() -> tuple[Response, int]:
         )
 
     now = service.clock()
-    site = service.store.site_by_secret_hash(hash_secret(secret), now)
+    site = service.site_by_secret(secret, now)
 
     if site is None:
         raise InvalidSecret(

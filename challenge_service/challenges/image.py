@@ -81,11 +81,21 @@ class Image:
                 field="answer.text",
             )
 
-        if len(raw["text"]) > MAX_ANSWER_LENGTH:
+        text = raw["text"]
+
+        if not text.strip() or len(text) > MAX_ANSWER_LENGTH:
             raise InvalidRequest(
-                f"answer.text must have at most {MAX_ANSWER_LENGTH} characters.",
+                f"answer.text must have 1 to {MAX_ANSWER_LENGTH} characters besides"
+                " spaces: what the person read or heard.",
                 field="answer.text",
             )
+
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise InvalidRequest(
+                "answer.text must be valid Unicode text.", field="answer.text"
+            ) from None
 
         return raw["text"]
 
