@@ -274,10 +274,12 @@ class ChallengeService:
         # A timed step stays open a while after its time, whatever the
         # challenge lifetime, or a short lifetime would make it a dead end.
         required_ms = kind.required_ms(params) if hasattr(kind, "required_ms") else 0
-        expires_at = now + max(
-            self.settings.challenge_ttl,
-            math.ceil(required_ms / 1000) + MIN_ANSWER_SECONDS,
-        )
+        lifetime = self.settings.challenge_ttl
+
+        if required_ms:
+            lifetime = max(lifetime, math.ceil(required_ms / 1000) + MIN_ANSWER_SECONDS)
+
+        expires_at = now + lifetime
         envelope = self.signer.sign(
             ENVELOPE,
             {

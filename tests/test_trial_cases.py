@@ -150,7 +150,12 @@ def test_short_lifetime_leaves_time_after_wait(tmp_path):
     site, secret = create_site(store, "Pool", ["localhost"], clock())
     Policies(store).set(site, SitePolicy(floor=4, max_pow_level=0, wait_per_level_ms=0))
     flow = Flow(app.test_client(), site, secret, clock=clock)
-    image = flow.answer(flow.issue().get_json()).get_json()
+    issued = flow.issue().get_json()
+
+    # Only timed steps stay open past the challenge lifetime.
+    assert issued["expires_in"] == 10
+    image = flow.answer(issued).get_json()
+    assert image["expires_in"] == 10
     waiting = flow.client.post(
         f"/api/v1/challenges/{image['challenge_id']}/replace",
         json={
