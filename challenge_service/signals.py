@@ -156,13 +156,13 @@ class Visitors:
     ) -> tuple[list[int], list[int]]:
         self._start()
         # The site's rate only sets a floor for bursts of hundreds a minute,
-        # so a value read in the last second serves; it spares one query.
+        # so a value read in the last second serves. That spares one query.
         site_counter = hits[1]
         cached = self._site_rates.get(site_counter)
         fresh = cached is not None and cached[1] > time.monotonic()
-        wanted = [hit for hit in hits if not (fresh and hit == site_counter)]
-        _, counts = self.store.observe([], wanted + reads, now)
-        stored = dict(zip(wanted, counts, strict=False))
+        requested = [hit for hit in hits if not (fresh and hit == site_counter)]
+        _, counts = self.store.observe([], requested + reads, now)
+        stored = dict(zip(requested, counts, strict=False))
 
         if fresh:
             stored[site_counter] = cached[0]
@@ -183,7 +183,7 @@ class Visitors:
                 counter = (name, key, window)
                 self._pending_counts[counter] = self._pending_counts.get(counter, 0) + 1
 
-        return hit_counts, counts[len(wanted) :]
+        return hit_counts, counts[len(requested) :]
 
     def flush(self) -> int:
         """Add the pending counts to the store; return how many events were added."""
