@@ -9,13 +9,12 @@ exits. With ``flush_ms=0`` every event is written at once.
 
 from __future__ import annotations
 
-import atexit
 import collections
 import logging
-import os
 import threading
 from typing import Any
 
+from .background import PeriodicTask
 from .errors import StoreUnavailable
 from .storage import Store
 
@@ -35,8 +34,10 @@ class AuditLog:
             collections.deque(maxlen=MAX_QUEUED)
         )
         self._lock = threading.Lock()
-        self._started_in: int | None = None
         self._dropped = 0
+        self._thread = PeriodicTask(
+            "audit", self.flush, flush_ms / 1000, on_start=self._queue.clear
+        )
 
     def record(self, event: dict[str, Any], now: float) -> None:
         """Record ``event`` at ``now``: at once, or with the next batch."""
@@ -44,7 +45,7 @@ class AuditLog:
             self.store.record_event(event, now)
             return
 
-        self._start()
+        self._thread.ensure_started()
 
         with self._lock:
             if len(self._queue) == MAX_QUEUED:
@@ -80,30 +81,3 @@ class AuditLog:
             return 0
 
         return len(batch)
-
-    def _start(self) -> None:
-        # A forked worker inherits the queue but not the thread, so each
-        # process starts its own.
-        if self._started_in == os.getpid():
-            return
-
-        with self._lock:
-            if self._started_in == os.getpid():
-                return
-
-            self._started_in = os.getpid()
-            self._queue.clear()
-
-        threading.Thread(target=self._loop, name="audit", daemon=True).start()
-        atexit.register(self.flush)
-
-    def _loop(self) -> None:
-        wake = threading.Event()
-
-        while True:
-            wake.wait(self.flush_ms / 1000)
-
-            try:
-                self.flush()
-            except Exception:  # noqa: BLE001 - the thread must survive any failure
-                logger.exception("audit flush failed")

@@ -273,7 +273,7 @@ class ChallengeService:
         params = kind.build(context, **options)
         # A timed step stays open a while after its time, whatever the
         # challenge lifetime, or a short lifetime would make it a dead end.
-        required_ms = kind.required_ms(params) if hasattr(kind, "required_ms") else 0
+        required_ms = _required_ms(kind, params)
         lifetime = self.settings.challenge_ttl
 
         if required_ms:
@@ -403,7 +403,7 @@ class ChallengeService:
         # Whole milliseconds on both sides, so float rounding never turns an
         # answer on time into one a millisecond early.
         elapsed_ms = round(clock_now * 1000) - state["t"]
-        required_ms = kind.required_ms(params) if hasattr(kind, "required_ms") else 0
+        required_ms = _required_ms(kind, params)
 
         # 1. Timed challenges: only the server's clock counts.
         if elapsed_ms < required_ms:
@@ -804,6 +804,11 @@ def _available(step: Step) -> tuple[Any, dict[str, Any]]:
         # NOTE: a plan may name a kind this build does not offer; the visitor
         # then waits instead, which every level allows.
         return challenges.get("timing"), {"mode": "wait"}
+
+
+def _required_ms(kind: Any, params: dict[str, Any]) -> int:
+    """Return how long after issue a step may be answered; 0 unless it is timed."""
+    return kind.required_ms(params) if hasattr(kind, "required_ms") else 0
 
 
 def _test_success(now: float) -> dict[str, Any]:

@@ -11,16 +11,15 @@ single household or host usually gets.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import hmac
 import ipaddress
 import logging
-import os
 import secrets
 import threading
 import time
 
+from .background import PeriodicTask
 from .errors import StoreUnavailable
 from .policy import Signals
 from .storage import Store
@@ -93,7 +92,9 @@ class Visitors:
         self._pending: list[tuple[str, str, int, float, int]] = []
         self._pending_counts: dict[tuple[str, str, int], int] = {}
         self._lock = threading.Lock()
-        self._started_in: int | None = None
+        self._thread = PeriodicTask(
+            "counters", self.flush, flush_ms / 1000, on_start=self._drop_pending
+        )
         self._site_rates: dict[tuple[str, str, int], tuple[int, float]] = {}
 
     def _hash(self, label: str) -> str:
@@ -154,7 +155,7 @@ class Visitors:
         reads: list[tuple[str, str, int]],
         now: float,
     ) -> tuple[list[int], list[int]]:
-        self._start()
+        self._thread.ensure_started()
         # The site's rate only sets a floor for bursts of hundreds a minute,
         # so a value read in the last second serves. That spares one query.
         site_counter = hits[1]
@@ -210,32 +211,10 @@ class Visitors:
 
         return len(pending)
 
-    def _start(self) -> None:
-        # A forked worker inherits the pending counts but not the thread.
-        if self._started_in == os.getpid():
-            return
-
-        with self._lock:
-            if self._started_in == os.getpid():
-                return
-
-            self._started_in = os.getpid()
-            self._pending = []
-            self._pending_counts = {}
-
-        threading.Thread(target=self._loop, name="counters", daemon=True).start()
-        atexit.register(self.flush)
-
-    def _loop(self) -> None:
-        wake = threading.Event()
-
-        while True:
-            wake.wait(self.flush_ms / 1000)
-
-            try:
-                self.flush()
-            except Exception:  # noqa: BLE001 - the thread must survive any failure
-                logger.exception("counter flush failed")
+    def _drop_pending(self) -> None:
+        # A forked worker must not write the master's pending counts again.
+        self._pending = []
+        self._pending_counts = {}
 
     def note(self, code: str, network: str, window: int, now: float) -> None:
         """Count one event of signal ``code`` for ``network``."""

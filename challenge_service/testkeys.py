@@ -1,9 +1,9 @@
 """Published test keys for integrators and accessibility testers.
 
 Like the test keys of hosted CAPTCHA services, these site keys and secrets
-are public and fixed, work from any hostname, and never protect anything:
-a portal verifies with its own secret, which never accepts a token issued
-for a test site. Operators turn them off with
+are public and fixed, and they work from any hostname. They protect nothing,
+because a portal verifies with its own secret, which rejects every token
+issued for a test site. Operators turn them off with
 ``CHALLENGE_SERVICE_TEST_KEYS=false``.
 """
 

@@ -16,12 +16,9 @@ from conftest import ORIGIN
 from conftest import SIGNING_KEY
 from test_escalation import _booked_token
 from test_escalation import _pass
+from test_escalation import _set_policy
 from test_escalation import _payload
 from test_escalation import _ticket
-
-
-def _set_policy(app, site, **fields):
-    Policies(app.extensions["challenge_service"].store).set(site, SitePolicy(**fields))
 
 
 @pytest.mark.parametrize("attempt", range(3))

@@ -21,6 +21,7 @@ from ..errors import ServiceError
 from ..errors import InvalidRequest
 from ..errors import RateLimited
 from ..errors import UnknownChallenge
+from ..media import audio as speech
 from ..service import CHALLENGE_ID
 from ..signing import InvalidSignature
 from ..signing import MEDIA
@@ -123,8 +124,6 @@ def audio(challenge_id: str) -> Response:
         raise InvalidRequest(
             f"lang must be one of {', '.join(LANGUAGES)}, not {lang!r}.", field="lang"
         )
-
-    from ..media import audio as speech
 
     clip = speech.clip(secret, lang, ticket["s"])
     return _media_response(clip.wav, "audio/wav", ticket["exp"], now)

@@ -1,10 +1,11 @@
 """Image challenges with an audio alternative in French and English.
 
-The envelope carries only the image family; the characters or the count that
-the image shows derive from the challenge's secret, which is derived from a
-signing key and the challenge id and never leaves the server. The image and
-the audio clip are served from URLs that carry a signed media ticket, so the
-server can draw them again without storing anything.
+The envelope carries only the image family. The characters or the count that
+the image shows derive from the challenge's secret, and that secret is
+derived from a signing key and the challenge id, so it never leaves the
+server. The image and the audio clip are served from URLs that carry a
+signed media ticket, so the server can draw them again without storing
+anything.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from ..errors import InvalidRequest
 from ..media import answers
+from ..media import audio
 from ..media import image as drawing
 from .base import Context
 from .base import Verdict
@@ -26,13 +28,6 @@ MAX_ANSWER_LENGTH = answers.MAX_INPUT_LENGTH
 def draw(family: str, secret: bytes, style: int) -> drawing.Drawing:
     """Draw an image, reusing the drawing of a recent request in this process."""
     return drawing.draw(family, secret, style)
-
-
-def audio_answer(secret: bytes) -> str:
-    """Return the digits that the audio alternative speaks for ``secret``."""
-    from ..media import audio
-
-    return audio.digits(secret)
 
 
 class Image:
@@ -107,7 +102,7 @@ class Image:
         if answers.matches(answer, drawn.answer):
             return Verdict(True)
 
-        if answers.matches(answer, audio_answer(context.secret)):
+        if answers.matches(answer, audio.digits(context.secret)):
             return Verdict(True)
 
         return Verdict(False, "text-mismatch")
