@@ -30,7 +30,7 @@ VARIANTS = {
 #: Minimum wait in milliseconds per level, when the policy sets none.
 WAIT_MS = {0: 3000, 1: 3000, 2: 5000, 3: 8000, 4: 12000}
 
-#: Longest wait any policy may ask for, in milliseconds.
+#: Maximum wait of a wait step, in milliseconds; longer requests are capped.
 MAX_WAIT_MS = 60_000
 
 MODES = ("hold", "wait")
