@@ -20,8 +20,11 @@ from .storage import Store
 
 logger = logging.getLogger(__name__)
 
-#: Events kept while the store is unavailable; older ones are dropped.
+#: Events kept in the queue; past this, the oldest are dropped.
 MAX_QUEUED = 10_000
+
+#: Queue length at which the thread writes at once instead of at its interval.
+EARLY_FLUSH = MAX_QUEUED // 4
 
 
 class AuditLog:
@@ -35,6 +38,8 @@ class AuditLog:
         )
         self._lock = threading.Lock()
         self._dropped = 0
+        #: Whether the last write failed; then only the interval retries it.
+        self._failing = False
         self._thread = PeriodicTask(
             "audit", self.flush, flush_ms / 1000, on_start=self._queue.clear
         )
@@ -52,6 +57,11 @@ class AuditLog:
                 self._dropped += 1
 
             self._queue.append((event, now))
+            queued = len(self._queue)
+
+        # A burst must not fill the queue before the interval ends.
+        if queued >= EARLY_FLUSH and not self._failing:
+            self._thread.wake()
 
     def flush(self) -> int:
         """Write the queued events; return how many were written."""
@@ -62,7 +72,9 @@ class AuditLog:
 
         if dropped:
             logger.warning(
-                "dropped %d audit events while the store was unavailable", dropped
+                "dropped %d audit events: the queue was full, because the store"
+                " was unavailable or events came faster than it took them",
+                dropped,
             )
 
         if not batch:
@@ -71,6 +83,8 @@ class AuditLog:
         try:
             self.store.record_events(batch)
         except StoreUnavailable as error:
+            self._failing = True
+
             # Keep the batch for the next attempt, in front of newer events.
             with self._lock:
                 self._queue.extendleft(reversed(batch))
@@ -80,4 +94,5 @@ class AuditLog:
             )
             return 0
 
+        self._failing = False
         return len(batch)

@@ -33,6 +33,7 @@ class PeriodicTask:
         self.on_start = on_start
         self._started_in: int | None = None
         self._lock = threading.Lock()
+        self._wake = threading.Event()
 
     def ensure_started(self) -> None:
         """Start the thread unless this process has one; run ``task`` at exit too."""
@@ -44,6 +45,9 @@ class PeriodicTask:
                 return
 
             self._started_in = os.getpid()
+            # A fresh event, because one inherited from the master may be set,
+            # or locked by a master thread that the fork did not copy.
+            self._wake = threading.Event()
 
             if self.on_start is not None:
                 self.on_start()
@@ -51,11 +55,16 @@ class PeriodicTask:
         threading.Thread(target=self._loop, name=self.name, daemon=True).start()
         atexit.register(self.task)
 
+    def wake(self) -> None:
+        """Run ``task`` now instead of at the end of the current interval."""
+        self._wake.set()
+
     def _loop(self) -> None:
-        wake = threading.Event()
+        wake = self._wake
 
         while True:
             wake.wait(self.seconds)
+            wake.clear()
 
             try:
                 self.task()

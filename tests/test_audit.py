@@ -53,6 +53,42 @@ def test_flushing_thread_writes_by_itself(store, clock):
     assert [event["site_id"] for event in store.events(0, clock() + 1, 10)] == [3]
 
 
+def test_burst_written_before_interval(store, clock, caplog):
+    import time
+
+    from challenge_service.audit import MAX_QUEUED
+
+    # The interval is far longer than the test: only an early write can
+    # keep a burst of twice the queue's size from being dropped.
+    audit = AuditLog(store, flush_ms=600_000)
+    total = 2 * MAX_QUEUED
+    batch = 100
+
+    for start in range(0, total, batch):
+        for index in range(start, start + batch):
+            # A millisecond apart, so that the events can be read in pages.
+            audit.record({"event": "verify", "site_id": 4}, clock() + index / 1000)
+
+        time.sleep(0.005)
+
+    audit.flush()
+
+    stored = 0
+    since = clock()
+
+    while True:
+        events = store.events(since, clock() + total, 10_000, site_id=4)
+        stored += len(events)
+
+        if len(events) < 10_000:
+            break
+
+        since = events[-1]["time"] + 0.0005
+
+    assert "dropped" not in caplog.text
+    assert stored == total
+
+
 def test_batched_counts_reach_store_on_flush(store, clock):
     from challenge_service.signals import Visitors
 
