@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from itsdangerous import BadSignature
+from itsdangerous import Signer as _ItsdangerousSigner
 from itsdangerous import URLSafeSerializer
 
 ENVELOPE = "challenge-envelope"
@@ -44,12 +45,49 @@ class InvalidSignature(Exception):
     """Raised when a signed value is malformed, tampered with or for another use."""
 
 
+class _DerivedKeySigner(_ItsdangerousSigner):
+    """itsdangerous signer that derives each key from the salt once.
+
+    The stock signer hashes the salt and the key again for every signature it
+    makes or checks, a fixed cost on every verify.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._derived: dict[bytes, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self.secret_keys[-1] if secret_key is None else secret_key
+        key = key.encode() if isinstance(key, str) else key
+        derived = self._derived.get(key)
+
+        if derived is None:
+            derived = self._derived[key] = super().derive_key(key)
+
+        return derived
+
+
 class _Serializer(URLSafeSerializer):
-    """URL-safe serializer that skips zlib compression.
+    """URL-safe serializer that skips zlib compression and reuses its signer.
 
     The payloads are a few hundred bytes, so compressing them saves little and
-    costs most of the signing time.
+    costs most of the signing time. The stock serializer also builds a new
+    signer, with its key list, for every value it signs or loads. The keys of
+    one serializer never change, so one signer serves every call.
     """
+
+    signer = _DerivedKeySigner
+
+    def make_signer(self, salt: str | bytes | None = None) -> _ItsdangerousSigner:
+        if salt is not None and salt != self.salt:
+            return super().make_signer(salt)
+
+        cached = self.__dict__.get("_signer")
+
+        if cached is None:
+            cached = self._signer = super().make_signer(self.salt)
+
+        return cached
 
     def dump_payload(self, obj: Any) -> bytes:
         text = json.dumps(obj, separators=(",", ":"), sort_keys=True)
