@@ -271,6 +271,16 @@ class ChallengeService:
             now=clock_now,
         )
         params = kind.build(context, **options)
+
+        if kind.wordings:
+            # The wording of the instructions rotates like the variant, so a
+            # script matched to one epoch's text meets other text in the
+            # next. It is signed with the other parameters and so keeps its
+            # value after the epoch changes.
+            params["wording"] = self.rotation.select(
+                f"wording:{kind.name}", kind.wordings, clock_now
+            ).variant
+
         # A timed step stays open a while after its time, whatever the
         # challenge lifetime, or a short lifetime would make it a dead end.
         required_ms = _required_ms(kind, params)

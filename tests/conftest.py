@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from challenge_service import challenges
 from challenge_service import create_app
 from challenge_service.challenges.proof_of_work import solve
 from challenge_service.sites import create_site
@@ -73,6 +74,13 @@ def solve_challenge(challenge: dict) -> list[int]:
         solve(challenge["salt"], index, challenge["bits"])
         for index in range(challenge["puzzles"])
     ]
+
+
+def epoch_wording(app, kind_name: str, now: float) -> int:
+    """Return the wording index that the app selects for ``kind_name`` at ``now``."""
+    kind = challenges.get(kind_name)
+    rotation = app.extensions["challenge_service"].rotation
+    return rotation.select(f"wording:{kind_name}", kind.wordings, now).variant
 
 
 class Flow:

@@ -12,6 +12,7 @@ from challenge_service.media import audio
 from challenge_service.policies import Policies
 from challenge_service.policy import SitePolicy
 from challenge_service.signing import Signer
+from conftest import epoch_wording
 from conftest import ORIGIN
 from conftest import SIGNING_KEY
 from test_escalation import _payload
@@ -194,7 +195,7 @@ def test_spoken_digits_accepted_as_digits(flow, image_step):
     assert _send(flow, image_step, _spoken_digits(image_step)).status_code == 200
 
 
-def test_wrong_answers_count_down_then_wait(flow, image_step, clock):
+def test_wrong_answers_count_down_then_wait(app, flow, image_step, clock):
     first = _send(flow, image_step, "nope").get_json()
     second = _send(flow, image_step, "nope").get_json()
     third = _send(flow, image_step, "nope").get_json()
@@ -208,6 +209,7 @@ def test_wrong_answers_count_down_then_wait(flow, image_step, clock):
         "kind": "timing",
         "mode": "wait",
         "wait_ms": 8000,
+        "wording": epoch_wording(app, "timing", clock.now),
         "alternatives": [],
     }
     assert _send(flow, image_step, image_answer(image_step)).status_code == 409

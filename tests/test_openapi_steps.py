@@ -26,6 +26,7 @@ from challenge_service.challenges import timing
 from challenge_service.media import audio
 from challenge_service.media import image as drawing
 from challenge_service.service import MAX_ATTEMPTS
+from conftest import epoch_wording
 from conftest import ORIGIN
 from openapi_contract import answer_step
 from openapi_contract import assert_error
@@ -339,7 +340,7 @@ def test_replace_alternative_gets_level_default(client, hold, contract):
     assert again.get_json()["challenge"]["wait_ms"] == timing.WAIT_MS[2]
 
 
-def test_replace_hold_with_wait(client, level2, hold, contract, clock):
+def test_replace_hold_with_wait(app, client, level2, hold, contract, clock):
     response = post_replace(client, hold, {"kind": "timing", "mode": "wait"})
 
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -353,6 +354,7 @@ def test_replace_hold_with_wait(client, level2, hold, contract, clock):
         "kind": "timing",
         "mode": "wait",
         "wait_ms": timing.WAIT_MS[2],
+        "wording": epoch_wording(app, "timing", clock.now),
         "alternatives": [],
     }
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
@@ -651,7 +653,9 @@ def test_image_answered_with_audio_digits(client, level3, image, contract, clock
     contract.check(response)
 
 
-def test_image_wrong_answers_move_to_wait(client, level3, image, contract, clock):
+def test_image_wrong_answers_move_to_wait(
+    app, client, level3, image, contract, clock
+):
     clock.advance(3)
     responses = [
         post_answer(client, image, {"text": "wrong"}) for _ in range(MAX_ATTEMPTS + 1)
@@ -677,6 +681,7 @@ def test_image_wrong_answers_move_to_wait(client, level3, image, contract, clock
         "kind": "timing",
         "mode": "wait",
         "wait_ms": timing.WAIT_MS[3],
+        "wording": epoch_wording(app, "timing", clock.now),
         "alternatives": [],
     }
 

@@ -12,8 +12,11 @@ from challenge_service.challenges.epochs import Rotation
 from challenge_service.policies import Policies
 from challenge_service.policy import SitePolicy
 from challenge_service.signing import Signer
+from conftest import epoch_wording
 from conftest import ORIGIN
 from conftest import SIGNING_KEY
+from openapi_contract import answer_step
+from openapi_contract import level_flow
 
 DAY = 86400
 
@@ -270,6 +273,99 @@ def test_challenge_from_before_epoch_change_still_passes(flow, clock):
 
     assert response.status_code == 200
     assert flow.verify(response.get_json()["pass_token"])["success"] is True
+
+
+# Wordings of the instructions.
+
+#: Kinds whose instructions rotate their wording.
+WORDED_KINDS = [name for name in challenges.names() if challenges.get(name).wordings]
+
+#: Level whose second step is a challenge of each kind: a proof of work, then
+#: a hold at level 2 or an image at level 3.
+STEP_LEVELS = {"timing": 2, "image": 3}
+
+
+def _worded_flow(client, store, clock, name):
+    """Return a flow on a new site whose second step is of kind ``name``."""
+    level = STEP_LEVELS[name]
+    return level_flow(
+        client,
+        store,
+        clock,
+        level,
+        max_level=level,
+        max_pow_level=0,
+        wait_per_level_ms=0,
+        network_limit=0,
+        burst_per_minute=0,
+    )
+
+
+def _second_step(flow, name):
+    following = flow.answer(flow.issue().get_json()).get_json()
+    assert following["challenge"]["kind"] == name
+    return following
+
+
+def test_every_worded_kind_has_a_step_level():
+    assert sorted(STEP_LEVELS) == WORDED_KINDS
+
+
+def test_pow_has_no_wording(flow):
+    assert "wording" not in flow.issue().get_json()["challenge"]
+
+
+@pytest.mark.parametrize("name", WORDED_KINDS)
+def test_consecutive_epochs_differ_in_wording(app, client, store, clock, name):
+    flow = _worded_flow(client, store, clock, name)
+    wordings = []
+
+    for _ in range(2 * challenges.get(name).wordings):
+        first = _second_step(flow, name)
+        second = _second_step(flow, name)
+        wording = first["challenge"]["wording"]
+
+        assert second["challenge"]["wording"] == wording
+        assert wording == epoch_wording(app, name, clock())
+        assert _payload(first["envelope"])["challenge"]["wording"] == wording
+        wordings.append(wording)
+        clock.advance(DAY)
+
+    for today, tomorrow in zip(wordings, wordings[1:]):
+        assert today != tomorrow
+
+    assert set(wordings) == set(range(challenges.get(name).wordings))
+
+
+def test_wording_offset_follows_key():
+    other = _rotation("another-signing-key-0123456789abcdefgh")
+    wordings = [_rotation().select("wording:timing", 3, day * DAY) for day in range(3)]
+    others = [other.select("wording:timing", 3, day * DAY) for day in range(3)]
+
+    assert [w.variant for w in wordings] != [w.variant for w in others]
+
+
+@pytest.mark.parametrize("name", WORDED_KINDS)
+def test_wording_kept_across_epoch_change(client, store, clock, name):
+    flow = _worded_flow(client, store, clock, name)
+    # The proof of work takes 0.4 s, so the step is issued 1 s before the
+    # epoch ends and answered after it.
+    clock.advance(DAY - clock() % DAY - 1.4)
+    before = _second_step(flow, name)
+    clock.advance(1.5)
+    after = _second_step(flow, name)
+
+    assert before["challenge"]["wording"] != after["challenge"]["wording"]
+
+    response = answer_step(flow, before)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["result"] == "pass"
+    assert flow.verify(response.get_json()["pass_token"])["success"] is True
+    assert (
+        _payload(before["envelope"])["challenge"]["wording"]
+        == before["challenge"]["wording"]
+    )
 
 
 def test_fresh_wait_keeps_policy_length(app, flow, clock):

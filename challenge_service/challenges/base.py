@@ -51,6 +51,10 @@ class ChallengeKind(Protocol):
     variants: tuple[str, ...]
     #: Whether the kind asks a person to read, listen or count.
     cognitive: bool
+    #: Number of wordings of the instructions that the widget shows, or 0
+    #: for a kind that shows none. The epochs rotate through them like the
+    #: variants, and the service sends the index as the parameter ``wording``.
+    wordings: int
 
     def build(self, context: Context, **options: Any) -> dict[str, Any]:
         """Return the public parameters of a new challenge."""

@@ -5,9 +5,10 @@ the epoch selects one of the kind's variants and a style seed for its drawing
 parameters, both derived from the newest signing key, so a bot tuned to one
 day's variant meets another the next day, and nobody can predict tomorrow's
 without the key. Consecutive epochs always select different variants: the
-index walks through the variant list from a key-derived offset. A challenge
-carries its parameters in its envelope, so one issued just before a change
-stays valid until it expires.
+index walks through the variant list from a key-derived offset. The service
+selects the wording of each kind's instructions the same way, under the
+label ``wording:KIND``. A challenge carries its parameters in its envelope,
+so one issued just before a change stays valid until it expires.
 """
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ class Image:
     name = "image"
     variants = drawing.FAMILIES
     cognitive = True
+    #: Phrasings of the image step's instructions in the widget's i18n.js.
+    wordings = 3
     #: Wrong answers are counted, and the last one moves the visitor on.
     limits_attempts = True
     #: The kind serves an image and an audio clip.

@@ -100,6 +100,8 @@ class ProofOfWork:
     name = "pow"
     variants = tuple(VARIANTS)
     cognitive = False
+    #: The proof of work runs unseen and shows no instructions.
+    wordings = 0
 
     def build(self, context: Context, level: int | None = None) -> dict[str, Any]:
         """Build a challenge at ``level``, by default the level of the flow."""

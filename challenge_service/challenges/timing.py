@@ -45,6 +45,8 @@ class Timing:
     name = "timing"
     variants = tuple(VARIANTS)
     cognitive = False
+    #: Phrasings of the hold and wait instructions in the widget's i18n.js.
+    wordings = 3
 
     def build(
         self, context: Context, mode: str = "hold", wait_ms: int | None = None
