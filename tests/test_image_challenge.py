@@ -8,13 +8,16 @@ import wave
 import pytest
 from PIL import Image
 
+from challenge_service import challenges
 from challenge_service.media import audio
+from challenge_service.media import image as drawing
 from challenge_service.policies import Policies
 from challenge_service.policy import SitePolicy
 from challenge_service.signing import Signer
 from conftest import epoch_wording
 from conftest import ORIGIN
 from conftest import SIGNING_KEY
+from openapi_contract import challenge_secret
 from test_escalation import _payload
 from test_escalation import image_answer
 
@@ -86,6 +89,34 @@ def test_image_step_describes_media(image_step):
     assert set(challenge["alt"]) == {"fr", "en"}
     assert {"kind": "timing", "mode": "wait"} in challenge["alternatives"]
     assert {"kind": "image"} in challenge["alternatives"]
+
+
+def test_prompt_in_step_wording(image_step):
+    state, secret = challenge_secret(image_step)
+    challenge = image_step["challenge"]
+    drawn = drawing.draw(challenge["family"], secret, state["style"])
+
+    assert challenge["prompt"] == drawn.prompts[challenge["wording"]]
+    assert state["challenge"]["wording"] == challenge["wording"]
+
+
+def test_prompts_differ_between_wordings(app, clock, image_step):
+    state = _payload(image_step["envelope"])
+    context = app.extensions["challenge_service"].context(state, clock())
+    kind = challenges.get("image")
+    described = [
+        kind.describe({**state["challenge"], "wording": wording}, context, "ticket")
+        for wording in range(kind.wordings)
+    ]
+
+    for lang in ("fr", "en"):
+        prompts = [item["prompt"][lang] for item in described]
+        assert len(set(prompts)) == kind.wordings, prompts
+
+    # The wording changes the prompt only, never the image or its alternative.
+    for item in described[1:]:
+        assert item["image_url"] == described[0]["image_url"]
+        assert item["alt"] == described[0]["alt"]
 
 
 def test_image_endpoint_serves_png(flow, image_step):

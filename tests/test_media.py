@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from challenge_service import challenges
 from challenge_service.media import audio
 from challenge_service.media import image
 from challenge_service.media.answers import MAX_INPUT_LENGTH
@@ -213,8 +214,9 @@ def test_text_drawing_answer_and_texts():
     drawing = image.draw("text", secret(3), STYLE)
 
     assert drawing.answer == image.text_answer(secret(3))
-    assert drawing.prompt["fr"] == "Saisissez les caractères de l’image"
-    assert drawing.prompt["en"] == "Type the characters shown in the image"
+    assert drawing.prompts[0]["fr"] == "Saisissez les caractères de l’image"
+    assert drawing.prompts[0]["en"] == "Type the characters shown in the image"
+    assert drawing.prompts == image.TEXT_PROMPTS
     assert "audio" in drawing.alt["fr"]
     assert "audio" in drawing.alt["en"]
 
@@ -222,16 +224,50 @@ def test_text_drawing_answer_and_texts():
 def test_count_drawing_answer_and_texts():
     for number in range(20):
         drawing = image.draw("count", secret(number), STYLE + number)
-        names = [
-            image.SHAPE_NAMES[shape]
-            for shape in image.image_style(STYLE + number).shapes
+        shapes = image.image_style(STYLE + number).shapes
+        targets = [
+            shape for shape in shapes if drawing.prompts == image.count_prompts(shape)
         ]
 
         assert drawing.answer in {"1", "2", "3", "4", "5", "6"}
-        assert drawing.prompt["fr"].startswith("Combien de ")
-        assert drawing.prompt["en"].startswith("How many ")
-        assert any(f" {french} " in drawing.prompt["fr"] for french, _ in names)
-        assert any(f" {english} " in drawing.prompt["en"] for _, english in names)
+        assert len(targets) == 1
+        french, english = image.SHAPE_NAMES[targets[0]]
+        assert drawing.prompts[0]["en"] == f"How many {english} do you see?"
+
+        for prompt in drawing.prompts:
+            assert french in prompt["fr"]
+            assert f" {english} " in prompt["en"]
+
+
+def test_count_prompts_elide_french_de():
+    stars = image.count_prompts("star")
+    squares = image.count_prompts("square")
+
+    assert stars[0]["fr"] == "Combien d’étoiles voyez-vous\u00a0?"
+    assert squares[0]["fr"] == "Combien de carrés voyez-vous\u00a0?"
+    assert all("de étoiles" not in prompt["fr"] for prompt in stars)
+
+
+@pytest.mark.parametrize("family", image.FAMILIES)
+def test_prompts_one_per_wording(family):
+    prompts = image.draw(family, secret(5), STYLE).prompts
+
+    assert len(prompts) == challenges.get("image").wordings
+
+    for lang in ("fr", "en"):
+        phrasings = [prompt[lang] for prompt in prompts]
+        assert len(set(phrasings)) == len(phrasings), phrasings
+
+
+@pytest.mark.parametrize("shape", sorted(image.SHAPE_NAMES))
+def test_french_prompts_space_before_marks(shape):
+    for prompt in (*image.TEXT_PROMPTS, *image.count_prompts(shape)):
+        french = prompt["fr"]
+
+        for mark in "?:":
+            if mark in french:
+                assert f"\u00a0{mark}" in french, french
+                assert f" {mark}" not in french, french
 
 
 @pytest.mark.parametrize("family", image.FAMILIES)

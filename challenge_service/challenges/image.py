@@ -36,7 +36,8 @@ class Image:
     name = "image"
     variants = drawing.FAMILIES
     cognitive = True
-    #: Phrasings of the image step's instructions in the widget's i18n.js.
+    #: Phrasings of each family's prompt (``TEXT_PROMPTS`` and
+    #: ``COUNT_PROMPTS`` in media/image.py) and of the widget's instructions.
     wordings = 3
     #: Wrong answers are counted, and the last one moves the visitor on.
     limits_attempts = True
@@ -57,7 +58,11 @@ class Image:
     def describe(
         self, params: dict[str, Any], context: Context, media_ticket: str
     ) -> dict[str, Any]:
-        """Return what the widget shows: the image, its prompt and alternatives."""
+        """Return what the widget shows: the image, its prompt and alternatives.
+
+        The prompt is the phrasing of the challenge's ``wording``; the image
+        does not depend on it.
+        """
         drawn = draw(params["family"], context.secret, context.style)
         base = f"/api/v1/challenges/{context.challenge_id}"
         return {
@@ -66,7 +71,7 @@ class Image:
             "audio_url": f"{base}/audio?m={media_ticket}",
             "width": drawn.css_width,
             "height": drawn.css_height,
-            "prompt": dict(drawn.prompt),
+            "prompt": dict(drawn.prompts[params["wording"]]),
             "alt": dict(drawn.alt),
             "max_length": MAX_ANSWER_LENGTH,
         }

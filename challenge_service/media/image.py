@@ -102,16 +102,40 @@ ALT_TEXT = {
     },
 }
 
-TEXT_PROMPT = {
-    "fr": "Saisissez les caractères de l’image",
-    "en": "Type the characters shown in the image",
-}
+#: Instructions of the text family, one per wording index of the image kind
+#: (``Image.wordings``). French puts a no-break space before "?" and ":".
+TEXT_PROMPTS = (
+    {
+        "fr": "Saisissez les caractères de l’image",
+        "en": "Type the characters shown in the image",
+    },
+    {
+        "fr": "Quels caractères voyez-vous dans l’image\u00a0?",
+        "en": "Which characters do you see in the image?",
+    },
+    {
+        "fr": "Recopiez les lettres et les chiffres de l’image",
+        "en": "Copy the letters and digits from the image",
+    },
+)
 
-#: French puts a no-break space before "?".
-COUNT_PROMPT = {
-    "fr": "Combien de {} voyez-vous\u00a0?",
-    "en": "How many {} do you see?",
-}
+#: Instructions of the count family, one per wording index.
+#: ``{shapes}`` is the plural name of the shape to count, and
+#: ``{of_shapes}`` the same name after French "de", elided before a vowel.
+COUNT_PROMPTS = (
+    {
+        "fr": "Combien {of_shapes} voyez-vous\u00a0?",
+        "en": "How many {shapes} do you see?",
+    },
+    {
+        "fr": "Comptez les {shapes} de l’image et saisissez leur nombre",
+        "en": "Count the {shapes} in the image and type how many there are",
+    },
+    {
+        "fr": "Nombre {of_shapes} dans l’image\u00a0:",
+        "en": "Number of {shapes} in the image:",
+    },
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,8 +149,9 @@ class Drawing:
     height: int
     #: Expected answer, already normalised by ``answers.normalise``.
     answer: str
-    #: Instruction to show with the image, keyed by "fr" and "en".
-    prompt: dict[str, str]
+    #: Instructions to show with the image, one per wording index, each
+    #: keyed by "fr" and "en".
+    prompts: tuple[dict[str, str], ...]
     #: Text alternative for the image's ``alt``; never contains the answer.
     alt: dict[str, str]
     scale: int = SCALE
@@ -196,16 +221,12 @@ def draw(family: str, secret: bytes, style: int) -> Drawing:
     if family == "text":
         answer = text_answer(secret)
         mask = _draw_text(answer, parameters, rng)
-        prompt = dict(TEXT_PROMPT)
+        prompts = TEXT_PROMPTS
     else:
         count = count_answer(secret)
         target, mask = _draw_shapes(count, parameters, rng)
         answer = str(count)
-        names = SHAPE_NAMES[target]
-        prompt = {
-            "fr": COUNT_PROMPT["fr"].format(names[0]),
-            "en": COUNT_PROMPT["en"].format(names[1]),
-        }
+        prompts = count_prompts(target)
 
     mask = _add_noise(mask, parameters, rng)
     picture = _colour(mask, parameters.palette, rng)
@@ -214,8 +235,23 @@ def draw(family: str, secret: bytes, style: int) -> Drawing:
         width=WIDTH,
         height=HEIGHT,
         answer=answer,
-        prompt=prompt,
+        prompts=prompts,
         alt=dict(ALT_TEXT[family]),
+    )
+
+
+def count_prompts(shape: str) -> tuple[dict[str, str], ...]:
+    """Return every wording of the instruction to count ``shape``."""
+    french, english = SHAPE_NAMES[shape]
+    # French elides "de" before a vowel: "d’étoiles", not "de étoiles".
+    article = "d’" if french[0] in "aeéèêiouy" else "de "
+    names = {
+        "fr": {"shapes": french, "of_shapes": article + french},
+        "en": {"shapes": english},
+    }
+    return tuple(
+        {lang: template.format(**names[lang]) for lang, template in wording.items()}
+        for wording in COUNT_PROMPTS
     )
 
 
