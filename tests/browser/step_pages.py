@@ -25,6 +25,66 @@ STATE_TIMEOUT_MS = 15_000
 #: Maximum Tab presses from the name field to a control of the widget.
 MAX_TABS = 12
 
+#: Instructions of the steps, one phrasing per wording index, from
+#: widgets/captcha/i18n.js. The widget fills in ``{seconds}``.
+HOLD_HELP_FR = (
+    "Maintenez le bouton «\u00a0Maintenir appuyé\u00a0» enfoncé jusqu’à ce que la"
+    " barre soit pleine, environ {seconds}\u00a0s, avec la souris, le doigt, ou la"
+    " touche Espace ou Entrée. Si vous ne pouvez pas, choisissez «\u00a0Je ne peux"
+    " pas maintenir une touche\u00a0».",
+    "Si vous ne pouvez pas maintenir un bouton, choisissez «\u00a0Je ne peux pas"
+    " maintenir une touche\u00a0». Sinon, appuyez sur le bouton «\u00a0Maintenir"
+    " appuyé\u00a0» avec la souris, le doigt, ou la touche Espace ou Entrée, et"
+    " gardez-le enfoncé environ {seconds}\u00a0s, jusqu’à ce que la barre soit"
+    " pleine.",
+    "Avec la souris, le doigt, ou la touche Espace ou Entrée, gardez le bouton"
+    " «\u00a0Maintenir appuyé\u00a0» enfoncé environ {seconds}\u00a0s, jusqu’à ce"
+    " que la barre soit pleine. «\u00a0Je ne peux pas maintenir une touche\u00a0»"
+    " remplace ce geste par une attente.",
+)
+HOLD_READY_FR = (
+    "Maintenez le bouton «\u00a0Maintenir appuyé\u00a0» enfoncé pendant environ"
+    " {seconds}\u00a0s.",
+    "Appuyez sur le bouton «\u00a0Maintenir appuyé\u00a0» et gardez-le enfoncé"
+    " environ {seconds}\u00a0s.",
+    "Pendant environ {seconds}\u00a0s, gardez le bouton «\u00a0Maintenir"
+    " appuyé\u00a0» enfoncé.",
+)
+WAIT_STARTED_FR = (
+    "Patientez {seconds}\u00a0s, sans rien faire\u00a0: la vérification se termine"
+    " toute seule.",
+    "Vous n’avez rien à faire. La vérification se termine toute seule dans"
+    " {seconds}\u00a0s.",
+    "La vérification se termine toute seule. Attendez {seconds}\u00a0s, sans rien"
+    " faire.",
+)
+IMAGE_SHOWN_FR = (
+    "Lisez l’image et répondez dans le champ, ou choisissez «\u00a0Écouter\u00a0»"
+    " ou «\u00a0Attendre à la place\u00a0».",
+    "Choisissez «\u00a0Écouter\u00a0» pour entendre la version audio, ou"
+    " «\u00a0Attendre à la place\u00a0». Sinon, lisez l’image et répondez dans le"
+    " champ.",
+    "Saisissez dans le champ ce que montre l’image. Vous pouvez aussi choisir"
+    " «\u00a0Attendre à la place\u00a0» ou «\u00a0Écouter\u00a0».",
+)
+IMAGE_SHOWN_EN = (
+    "Read the image and answer in the field, or choose “Listen” or “Wait instead”.",
+    "Choose “Listen” to hear the audio version, or “Wait instead”. Otherwise, read"
+    " the image and answer in the field.",
+    "Type what the image shows in the field. You can also choose “Wait instead” or"
+    " “Listen”.",
+)
+IMAGE_HELP_FR = (
+    "Raccourci\u00a0: Alt+P lance ou met en pause la version audio.",
+    "Alt+P lance ou met en pause la version audio.",
+    "Pour lancer ou mettre en pause la version audio, appuyez sur Alt+P.",
+)
+IMAGE_HELP_EN = (
+    "Shortcut: Alt+P plays or pauses the audio version.",
+    "Alt+P plays or pauses the audio version.",
+    "To play or pause the audio version, press Alt+P.",
+)
+
 #: Records what the widget's status region says, once per change, in
 #: window.announcements, and every pointer or mouse press in
 #: window.pointerPresses. The status element is found once the widget
@@ -166,6 +226,11 @@ def pointer_presses(page: Any) -> list[str]:
 
 def token(page: Any) -> str:
     return page.locator(TOKEN_FIELD).input_value()
+
+
+def wording(log: ChallengeLog, kind: str) -> int:
+    """Return the wording index of the last challenge issued of ``kind``."""
+    return log.latest(kind)["challenge"]["wording"]
 
 
 def hold_ms(log: ChallengeLog) -> int:

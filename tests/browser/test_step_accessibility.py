@@ -16,12 +16,16 @@ from playwright.sync_api import expect
 
 from .step_pages import ChallengeLog
 from .step_pages import focus_path
+from .step_pages import IMAGE_HELP_EN
+from .step_pages import IMAGE_HELP_FR
+from .step_pages import IMAGE_SHOWN_EN
 from .step_pages import open_form
 from .step_pages import RECORDERS_SCRIPT
 from .step_pages import STEP_CSP
 from .step_pages import tab_to
 from .step_pages import tab_to_text
 from .step_pages import wait_for_step
+from .step_pages import wording
 from .test_accessibility import audit
 from .test_accessibility import describe
 from .widget_host import HostServer
@@ -152,6 +156,7 @@ def test_axe_image_states(image_service, serve_pages, browser) -> None:
     context, page = new_page(browser)
 
     try:
+        log = ChallengeLog(page)
         widget = reach_step(page, serve_pages(image_service), "image")
         page.wait_for_function(
             "(host) => host.shadowRoot.querySelector('.cw-image').complete",
@@ -178,8 +183,7 @@ def test_axe_image_states(image_service, serve_pages, browser) -> None:
 
         expect(widget.locator(".cw-field-error")).to_have_text(WRONG_TWO_LEFT_FR)
         expect(widget.locator(".cw-input")).to_have_accessible_description(
-            "Raccourci : Alt+P lance ou met en pause la version audio. "
-            + WRONG_TWO_LEFT_FR
+            f"{IMAGE_HELP_FR[wording(log, 'image')]} {WRONG_TWO_LEFT_FR}"
         )
         assert_no_violations(page, "wrong answer")
     finally:
@@ -198,8 +202,7 @@ def test_english_image_step(image_service, serve_pages, browser) -> None:
 
         expect(widget.locator(".cw-widget")).to_have_attribute("lang", "en")
         expect(widget.locator(".cw-status")).to_have_text(
-            "Step 2 of 2. Read the image and answer in the field, or choose"
-            " “Listen” or “Wait instead”."
+            f"Step 2 of 2. {IMAGE_SHOWN_EN[challenge['wording']]}"
         )
         expect(widget.locator(".cw-image")).to_have_attribute("alt", challenge["alt"]["en"])
         expect(widget.locator(".cw-label")).to_have_text(challenge["prompt"]["en"])
@@ -211,7 +214,7 @@ def test_english_image_step(image_service, serve_pages, browser) -> None:
         # Replay shows only once a clip has loaded.
         expect(widget.get_by_role("button", name="Replay from the start")).to_be_hidden()
         expect(widget.locator(".cw-help")).to_have_text(
-            "Shortcut: Alt+P plays or pauses the audio version."
+            IMAGE_HELP_EN[challenge["wording"]]
         )
         assert_no_violations(page, "English image")
 

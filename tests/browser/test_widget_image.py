@@ -24,6 +24,8 @@ from .escalation import PolicyService
 from .step_pages import announcements
 from .step_pages import ChallengeLog
 from .step_pages import focus_path
+from .step_pages import IMAGE_HELP_FR
+from .step_pages import IMAGE_SHOWN_FR
 from .step_pages import open_form
 from .step_pages import pointer_presses
 from .step_pages import RECORDERS_SCRIPT
@@ -33,32 +35,24 @@ from .step_pages import tab_to_text
 from .step_pages import token
 from .step_pages import wait_for_state
 from .step_pages import wait_for_step
+from .step_pages import WAIT_STARTED_FR
+from .step_pages import wording
 from .widget_host import HostServer
 from .widget_host import PAGES_DIR
 from .widget_host import PORTAL_CSP
 
 #: Widget text, from widgets/captcha/i18n.js.
-IMAGE_SHOWN_FR = (
-    "Étape 2 sur {steps}. Lisez l’image et répondez dans le champ, ou choisissez"
-    " «\u00a0Écouter\u00a0» ou «\u00a0Attendre à la place\u00a0»."
-)
+#: The status region joins the step, the notice and the instructions with spaces.
+STEP_FR = "Étape {step} sur {steps}."
 NEW_IMAGE_FR = "Nouvelle image"
 NEW_IMAGE_SHOWN_FR = "Nouvelle image affichée."
 LISTEN_FR = "Écouter"
 PAUSE_FR = "Mettre en pause"
 REPLAY_FR = "Réécouter depuis le début"
-HELP_FR = "Raccourci : Alt+P lance ou met en pause la version audio."
 WRONG_TWO_LEFT_FR = "Réponse incorrecte. Il vous reste 2\u00a0essais."
 WRONG_ONE_LEFT_FR = "Réponse incorrecte. Il vous reste 1\u00a0essai."
 EMPTY_ANSWER_FR = "Saisissez votre réponse avant de valider."
-OUT_OF_ATTEMPTS_FR = (
-    "Étape 2 sur 2. Réponse incorrecte, et il ne reste plus d’essai. Patientez"
-    " 8\u00a0s, sans rien faire : la vérification se termine toute seule."
-)
-THIRD_STEP_FR = (
-    "Étape 3 sur 3. Patientez 1\u00a0s, sans rien faire : la vérification se"
-    " termine toute seule."
-)
+OUT_OF_ATTEMPTS_FR = "Réponse incorrecte, et il ne reste plus d’essai."
 IMAGE_FAILED_FR = (
     "L’image n’a pas pu être chargée. Choisissez «\u00a0Écouter\u00a0» ou"
     " «\u00a0Attendre à la place\u00a0»."
@@ -167,16 +161,20 @@ def test_image_with_keyboard_only(image_service, serve_pages, step_page, page_ev
     widget = reach_image(page, serve_pages(image_service))
     issued = log.latest("image")
     challenge = issued["challenge"]
+    help_text = IMAGE_HELP_FR[challenge["wording"]]
+    instructions = IMAGE_SHOWN_FR[challenge["wording"]]
 
-    expect(widget.locator(".cw-status")).to_have_text(IMAGE_SHOWN_FR.format(steps=2))
+    expect(widget.locator(".cw-status")).to_have_text(
+        f"{STEP_FR.format(step=2, steps=2)} {instructions}"
+    )
     expect(widget.locator(".cw-image")).to_have_attribute("alt", challenge["alt"]["fr"])
     expect(widget.locator(".cw-label")).to_have_text(challenge["prompt"]["fr"])
-    expect(widget.locator(".cw-help")).to_have_text(HELP_FR)
+    expect(widget.locator(".cw-help")).to_have_text(help_text)
     field = widget.locator(".cw-input")
     expect(field).to_have_attribute("autocapitalize", "off")
     expect(field).to_have_attribute("spellcheck", "false")
     expect(field).not_to_have_attribute("autocomplete", "off")
-    expect(field).to_have_accessible_description(HELP_FR)
+    expect(field).to_have_accessible_description(help_text)
     page.wait_for_function("(image) => image.complete", arg=widget.locator(".cw-image").element_handle())
 
     assert image_loaded(widget)
@@ -221,7 +219,10 @@ def test_audio_with_keyboard_only(
     page = step_page
     log = ChallengeLog(page)
     widget = reach_image(page, serve_pages(three_step_service))
-    expect(widget.locator(".cw-status")).to_have_text(IMAGE_SHOWN_FR.format(steps=3))
+    instructions = IMAGE_SHOWN_FR[wording(log, "image")]
+    expect(widget.locator(".cw-status")).to_have_text(
+        f"{STEP_FR.format(step=2, steps=3)} {instructions}"
+    )
     tab_to(page, "cw-input")
     host = widget.element_handle()
 
@@ -257,7 +258,10 @@ def test_audio_with_keyboard_only(
     page.keyboard.press("Enter")
     wait_for_step(widget, "wait")
 
-    expect(widget.locator(".cw-status")).to_have_text(THIRD_STEP_FR)
+    started = WAIT_STARTED_FR[wording(log, "timing")].format(seconds=1)
+    expect(widget.locator(".cw-status")).to_have_text(
+        f"{STEP_FR.format(step=3, steps=3)} {started}"
+    )
     # The audio stopped with the image step, and the group took the focus.
     assert focus_path(page) == ["verification", "cw-widget"]
     assert widget.locator("audio").count() == 0
@@ -310,7 +314,12 @@ def test_wrong_answers_move_to_wait(image_service, serve_pages, step_page) -> No
     page.keyboard.press("Enter")
     wait_for_step(widget, "wait")
 
-    expect(widget.locator(".cw-status")).to_have_text(OUT_OF_ATTEMPTS_FR)
+    started = WAIT_STARTED_FR[wording(log, "timing")].format(
+        seconds=LEVEL_3_WAIT_MS // 1000
+    )
+    expect(widget.locator(".cw-status")).to_have_text(
+        f"{STEP_FR.format(step=2, steps=2)} {OUT_OF_ATTEMPTS_FR} {started}"
+    )
     assert focus_path(page) == ["verification", "cw-widget"]
 
     wait_for_state(widget, "success", STEP_TIMEOUT_MS)

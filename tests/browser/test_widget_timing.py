@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from challenge_service import challenges
+
 from .escalation import pinned_policy
 from .escalation import policy_service
 from .escalation import PolicyService
@@ -25,7 +27,13 @@ from .portal_steps import fill_with_keyboard
 from .step_pages import announcements
 from .step_pages import ChallengeLog
 from .step_pages import focus_path
+from .step_pages import HOLD_HELP_FR
 from .step_pages import hold_ms
+from .step_pages import HOLD_READY_FR
+from .step_pages import IMAGE_HELP_EN
+from .step_pages import IMAGE_HELP_FR
+from .step_pages import IMAGE_SHOWN_EN
+from .step_pages import IMAGE_SHOWN_FR
 from .step_pages import open_form
 from .step_pages import pointer_presses
 from .step_pages import RECORDERS_SCRIPT
@@ -35,14 +43,13 @@ from .step_pages import tab_to_text
 from .step_pages import token
 from .step_pages import wait_for_state
 from .step_pages import wait_for_step
+from .step_pages import WAIT_STARTED_FR
+from .step_pages import wording
 from .widget_host import HostServer
 from .widget_host import PAGES_DIR
 
 #: Widget text, from widgets/captcha/i18n.js.
-HOLD_READY_FR = (
-    "Étape 2 sur 2. Maintenez le bouton «\u00a0Maintenir appuyé\u00a0» enfoncé"
-    " pendant environ {seconds}\u00a0s."
-)
+STEP_2_OF_2_FR = "Étape 2 sur 2."
 HOLD_STARTED_FR = "Maintien en cours, continuez…"
 HOLD_HALF_FR = "À moitié, continuez…"
 HOLD_DONE_FR = "C’est bon, vous pouvez relâcher."
@@ -53,10 +60,6 @@ CANNOT_HOLD_FR = "Je ne peux pas maintenir une touche"
 HOLD_CLICK_HINT_FR = (
     "Ce bouton se maintient enfoncé, un clic ne suffit pas. Si vous ne pouvez"
     " pas le maintenir, choisissez «\u00a0Je ne peux pas maintenir une touche\u00a0»."
-)
-WAIT_STARTED_FR = (
-    "Étape 2 sur 2. Patientez 5\u00a0s, sans rien faire : la vérification se"
-    " termine toute seule."
 )
 WAIT_DONE_FR = "Attente terminée."
 SUCCESS_FR = "Vérification réussie"
@@ -195,8 +198,14 @@ def test_hold_with_mouse(hold_service, serve_pages, step_page, page_events) -> N
     page.focus("#name")
     wait_for_step(widget, "hold")
     seconds = -(-hold_ms(log) // 1000)
+    index = wording(log, "timing")
 
-    expect(widget.locator(".cw-status")).to_have_text(HOLD_READY_FR.format(seconds=seconds))
+    ready = HOLD_READY_FR[index].format(seconds=seconds)
+
+    expect(widget.locator(".cw-status")).to_have_text(f"{STEP_2_OF_2_FR} {ready}")
+    expect(widget.locator(".cw-help")).to_have_text(
+        HOLD_HELP_FR[index].format(seconds=seconds)
+    )
 
     button = widget.locator(".cw-hold")
     button.scroll_into_view_if_needed()
@@ -282,6 +291,7 @@ def test_hold_with_key_only(hold_service, serve_pages, step_page, key) -> None:
 
 def test_wait_instead_of_hold(hold_service, serve_pages, step_page) -> None:
     page = step_page
+    log = ChallengeLog(page)
     requests = record_requests(page)
     widget = open_form(page, serve_pages(hold_service))
     start_with_keyboard(page)
@@ -297,7 +307,11 @@ def test_wait_instead_of_hold(hold_service, serve_pages, step_page) -> None:
     wait_for_step(widget, "wait")
     # The focused link went with the hold view, so the widget group has the focus.
     assert focus_path(page) == ["verification", "cw-widget"]
-    expect(widget.locator(".cw-status")).to_have_text(WAIT_STARTED_FR)
+    started = WAIT_STARTED_FR[wording(log, "timing")].format(
+        seconds=LEVEL_2_WAIT_MS // 1000
+    )
+    wait_started = f"{STEP_2_OF_2_FR} {started}"
+    expect(widget.locator(".cw-status")).to_have_text(wait_started)
     wait_for_state(widget, "success", STEP_TIMEOUT_MS)
 
     replace = [r.post_data_json for r in requests if r.url.endswith("/replace")]
@@ -305,7 +319,7 @@ def test_wait_instead_of_hold(hold_service, serve_pages, step_page) -> None:
     assert [body["alternative"] for body in replace] == [{"kind": "timing", "mode": "wait"}]
     assert answer_bodies(requests)[-1]["answer"] == {}
     assert page.evaluate(WAITED_MS) >= LEVEL_2_WAIT_MS
-    assert announcements(page)[-3:] == [WAIT_STARTED_FR, WAIT_DONE_FR, SUCCESS_FR]
+    assert announcements(page)[-3:] == [wait_started, WAIT_DONE_FR, SUCCESS_FR]
     assert pointer_presses(page) == []
     assert_verifies(hold_service, token(page))
 
@@ -420,3 +434,148 @@ def test_risk_ticket_option_is_sent(ticket_service, serve_pages, step_page) -> N
 
     assert issued.value.post_data_json["risk_ticket"] == ticket
     wait_for_step(page.locator("#verification"), "hold")
+
+
+# Wordings of the instructions.
+
+#: Messages of i18n.js with one phrasing per wording index, by the service's
+#: challenge kind whose ``wordings`` sets their number.
+WORDED_MESSAGES = {
+    "timing": ("holdHelp", "holdReady", "waitStarted", "waitHelp"),
+    "image": ("imageShown", "imageHelp"),
+}
+
+#: The French phrasings that the step tests expect, by message.
+EXPECTED_FR = {
+    "holdHelp": HOLD_HELP_FR,
+    "holdReady": HOLD_READY_FR,
+    "waitStarted": WAIT_STARTED_FR,
+    "imageShown": IMAGE_SHOWN_FR,
+    "imageHelp": IMAGE_HELP_FR,
+}
+
+#: The English phrasings that the step tests expect, by message.
+EXPECTED_EN = {"imageShown": IMAGE_SHOWN_EN, "imageHelp": IMAGE_HELP_EN}
+
+#: Labels of buttons that every phrasing of a message names, by message.
+NAMED_LABELS = {
+    "holdHelp": ("holdButton", "cannotHold"),
+    "holdReady": ("holdButton",),
+    "imageShown": ("listen", "waitInstead"),
+}
+
+#: Quotation marks around a label that a message names, by language.
+QUOTES = {"fr": ("«\u00a0", "\u00a0»"), "en": ("“", "”")}
+
+#: Returns the widget's message catalogue, by language.
+CATALOGUE = """() => {
+  const internals = window.challengeWidgetInternals;
+  return Object.fromEntries(
+    internals.LANGUAGES.map((lang) => [lang, internals.messages(lang)]));
+}"""
+
+#: Returns the phrasing of holdReady in English for each wording index given.
+PHRASINGS = """(indexes) => {
+  const internals = window.challengeWidgetInternals;
+  const messages = internals.messages('en');
+  return indexes.map((index) => internals.phrasing(messages, 'holdReady', index));
+}"""
+
+
+def rewrite_hold_wording(page: Any, wording_index: dict[str, int]) -> None:
+    """Give each hold step that reaches ``page`` the wording ``wording_index["value"]``.
+
+    Only the response body changes; the signed envelope keeps the service's
+    wording.
+    """
+
+    def rewrite(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        challenge = body.get("challenge") or {}
+
+        if challenge.get("kind") == "timing" and challenge.get("mode") == "hold":
+            challenge["wording"] = wording_index["value"]
+
+        route.fulfill(response=response, json=body)
+
+    page.route("**/api/v1/challenges/*/answer", rewrite)
+
+
+def test_hold_help_follows_wording(hold_service, serve_pages, step_page) -> None:
+    page = step_page
+    server = serve_pages(hold_service)
+    wording_index = {"value": 0}
+    rewrite_hold_wording(page, wording_index)
+    helps = []
+
+    for index in range(challenges.get("timing").wordings):
+        wording_index["value"] = index
+        # Bodies of responses to an earlier page can no longer be read.
+        log = ChallengeLog(page)
+        widget = open_form(page, server)
+        page.focus("#name")
+        wait_for_step(widget, "hold")
+        seconds = -(-hold_ms(log) // 1000)
+        help_text = widget.locator(".cw-help").text_content()
+
+        assert help_text == HOLD_HELP_FR[index].format(seconds=seconds)
+        ready = HOLD_READY_FR[index].format(seconds=seconds)
+        expect(widget.locator(".cw-status")).to_have_text(f"{STEP_2_OF_2_FR} {ready}")
+        helps.append(help_text)
+
+    assert len(set(helps)) == len(helps), helps
+
+
+def test_phrasings_match_service_wordings(hold_service, serve_pages, step_page) -> None:
+    page = step_page
+    open_form(page, serve_pages(hold_service))
+    catalogue = page.evaluate(CATALOGUE)
+    worded_kinds = [
+        name for name in challenges.names() if challenges.get(name).wordings
+    ]
+
+    assert sorted(WORDED_MESSAGES) == worded_kinds
+    assert sorted(catalogue) == ["en", "fr"]
+
+    for kind, names in WORDED_MESSAGES.items():
+        for lang, messages in catalogue.items():
+            for name in names:
+                phrasings = messages[name]
+
+                assert len(phrasings) == challenges.get(kind).wordings, (lang, name)
+                assert len(set(phrasings)) == len(phrasings), (lang, name)
+
+    for name, expected in EXPECTED_FR.items():
+        assert tuple(catalogue["fr"][name]) == expected, name
+
+    for name, expected in EXPECTED_EN.items():
+        assert tuple(catalogue["en"][name]) == expected, name
+
+
+def test_phrasings_name_button_labels(hold_service, serve_pages, step_page) -> None:
+    page = step_page
+    open_form(page, serve_pages(hold_service))
+    catalogue = page.evaluate(CATALOGUE)
+
+    for lang, messages in catalogue.items():
+        opening, closing = QUOTES[lang]
+
+        for name, labels in NAMED_LABELS.items():
+            for phrasing in messages[name]:
+                for label in labels:
+                    assert f"{opening}{messages[label]}{closing}" in phrasing, (
+                        lang,
+                        name,
+                        phrasing,
+                    )
+
+
+def test_phrasing_falls_back_to_first(hold_service, serve_pages, step_page) -> None:
+    page = step_page
+    open_form(page, serve_pages(hold_service))
+    first, second, third = page.evaluate(CATALOGUE)["en"]["holdReady"]
+
+    assert page.evaluate(PHRASINGS, [0, 1, 2]) == [first, second, third]
+    # Missing, negative, fractional, past the end, and a string.
+    assert page.evaluate(PHRASINGS, [None, -1, 1.5, 3, "1"]) == [first] * 5

@@ -14,6 +14,7 @@
 
   var element = internals.element;
   var format = internals.format;
+  var phrasing = internals.phrasing;
 
   function offers(challenge, kind, mode) {
     return (challenge.alternatives || []).some(function (alternative) {
@@ -34,7 +35,7 @@
     var form = element('form', 'cw-image-form', { novalidate: '' });
     var picture = element('img', 'cw-image', { alt: '', decoding: 'async' });
     var label = element('label', 'cw-label', { 'for': 'cw-answer' });
-    var help = element('p', 'cw-help', { id: 'cw-answer-help' }, text.imageHelp);
+    var help = element('p', 'cw-help', { id: 'cw-answer-help' });
     var message = element('p', 'cw-field-error', { id: 'cw-answer-message' });
     var row = element('div', 'cw-answer-row');
     // No autocomplete="off": paste and autofill must keep working.
@@ -137,6 +138,7 @@
         if (typeof challenge.width === 'number') picture.width = challenge.width;
         if (typeof challenge.height === 'number') picture.height = challenge.height;
         label.textContent = pick(challenge.prompt);
+        help.textContent = phrasing(text, 'imageHelp', challenge.wording);
         if (typeof challenge.max_length === 'number') input.maxLength = challenge.max_length;
         input.value = '';
         input.removeAttribute('aria-invalid');
@@ -149,7 +151,8 @@
         if (shown) {
           context.announce(text.newImageShown);
         } else {
-          context.announce(internals.stepIntroduction(context, data, notice, text.imageShown));
+          var instructions = phrasing(text, 'imageShown', challenge.wording);
+          context.announce(internals.stepIntroduction(context, data, notice, instructions));
         }
         shown = true;
       },

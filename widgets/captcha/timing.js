@@ -12,6 +12,7 @@
 
   var element = internals.element;
   var format = internals.format;
+  var phrasing = internals.phrasing;
 
   // Under reduced motion the hold bar moves in quarters instead of continuously.
   var REDUCED_MOTION_STEP = 25;
@@ -190,9 +191,11 @@
         button.classList.remove('cw-pressed');
         instead.hidden = !offersWait(data.challenge);
         var seconds = wholeSeconds(holdMs);
-        help.textContent = format(text.holdHelp, { seconds: seconds });
+        var wording = data.challenge.wording;
+        help.textContent = format(phrasing(text, 'holdHelp', wording), { seconds: seconds });
         context.setMeter(0, percentLabel(context.lang, 0));
-        context.announce(internals.stepIntroduction(context, data, notice, format(text.holdReady, { seconds: seconds })));
+        var instructions = format(phrasing(text, 'holdReady', wording), { seconds: seconds });
+        context.announce(internals.stepIntroduction(context, data, notice, instructions));
       },
       next: actions.next,
       sending: function () {},
@@ -221,7 +224,8 @@
     var text = context.text;
     var actions = internals.createActions();
     // The status region's text changes as it announces, so the instruction stays here.
-    stage.appendChild(element('p', 'cw-help', {}, text.waitHelp));
+    var help = element('p', 'cw-help', {});
+    stage.appendChild(help);
     var waitMs = 0;
     var started = 0;
     var lastAnnounced = 0;
@@ -257,7 +261,10 @@
       name: 'wait',
       show: function (data, notice) {
         waitMs = durationOf(data.challenge, 'wait_ms');
-        context.announce(internals.stepIntroduction(context, data, notice, format(text.waitStarted, { seconds: wholeSeconds(waitMs) })));
+        var wording = data.challenge.wording;
+        help.textContent = phrasing(text, 'waitHelp', wording);
+        var instructions = format(phrasing(text, 'waitStarted', wording), { seconds: wholeSeconds(waitMs) });
+        context.announce(internals.stepIntroduction(context, data, notice, instructions));
         start();
       },
       next: actions.next,
