@@ -17,6 +17,7 @@ from . import config as config_module
 from . import errors
 from . import logs
 from .api import register_blueprints
+from .api import siteverify
 from .service import ChallengeService
 from .signals import Visitors
 from .service import Settings
@@ -79,8 +80,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["challenge_service"] = service
     _check_shared_keys(store, signer)
 
+    # Functions to run before every request, in Flask and in FastVerify.
+    on_request: list[Callable[[], object]] = []
+
     if settings["TEST_KEYS"]:
-        _create_test_sites(app, store, service.clock)
+        on_request.extend(_create_test_sites(store, service.clock))
 
     purge_job = PurgeJob(
         store,
@@ -91,7 +95,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["purge_job"] = purge_job
     # Started on the first request, so that each forked worker runs its own.
-    app.before_request(purge_job.start)
+    on_request.append(purge_job.start)
+
+    for function in on_request:
+        app.before_request(function)
 
     # HTTP: error handlers, blueprints, headers.
     errors.init_app(app)
@@ -99,6 +106,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # header; such a path is simply not found here.
     app.url_map.merge_slashes = False
     register_blueprints(app)
+    app.wsgi_app = siteverify.FastVerify(
+        app.wsgi_app, service, settings["MAX_BODY_BYTES"], on_request
+    )
     app.wsgi_app = _SecurityHeaders(app.wsgi_app)
 
     if settings["PROXY_HOPS"]:
@@ -109,11 +119,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _create_test_sites(app: Flask, store: Store, clock: Callable[[], float]) -> None:
-    """Create the test sites now, or on a later request if the store is down."""
+def _create_test_sites(
+    store: Store, clock: Callable[[], float]
+) -> list[Callable[[], None]]:
+    """Create the test sites now, or return a function that creates them later.
+
+    The function is for the case of a store that is down at start: it runs
+    before each request until it succeeds.
+    """
     try:
         ensure_test_sites(store, clock())
-        return
+        return []
     except StoreUnavailable:
         logger.warning("could not create the test sites: the store is unavailable")
 
@@ -126,7 +142,7 @@ def _create_test_sites(app: Flask, store: Store, clock: Callable[[], float]) -> 
             ensure_test_sites(store, clock())
             done = True
 
-    app.before_request(retry)
+    return [retry]
 
 
 def _store(settings: dict[str, Any], data_dir: Path) -> Store:

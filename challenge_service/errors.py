@@ -218,12 +218,15 @@ def _handle_http_error(error: HTTPException) -> Response:
     return response
 
 
-def _handle_unexpected(error: Exception) -> Response:
+def log_unexpected(error: Exception, path: str) -> str:
+    """Log an unexpected error under a new id and return the message for the client."""
     error_id = secrets.token_hex(6)
-    logger.error("unexpected error %s on %r", error_id, request.path, exc_info=error)
-    message = (
-        f"The service failed unexpectedly; quote error id {error_id} to the operator."
-    )
+    logger.error("unexpected error %s on %r", error_id, path, exc_info=error)
+    return f"The service failed unexpectedly; quote error id {error_id} to the operator."
+
+
+def _handle_unexpected(error: Exception) -> Response:
+    message = log_unexpected(error, request.path)
     renderer = _PATH_RENDERERS.get(request.path)
 
     if renderer is not None:

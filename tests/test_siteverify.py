@@ -287,3 +287,158 @@ def test_unknown_body_format_is_bad_request(client, content_type):
 
     assert response.get_json()["error-codes"] == ["bad-request"]
     assert "Content-Type" in response.get_json()["message"]
+
+
+def _post_raw(client, body: bytes, content_type: str | None, chunked: bool = False):
+    """POST ``body`` to verify, with a Content-Length or in chunks without one."""
+    import io
+
+    environ = {"wsgi.input": io.BytesIO(body)}
+
+    if content_type is not None:
+        environ["CONTENT_TYPE"] = content_type
+
+    if not chunked:
+        environ["CONTENT_LENGTH"] = str(len(body))
+
+    return client.post("/api/v1/siteverify", environ_overrides=environ)
+
+
+FORM = "application/x-www-form-urlencoded"
+
+# The same fields twice: first with a Content-Type and a Content-Length that
+# the service handles without Flask, then in a form that only the Flask view
+# takes: a chunked body, or a JSON media type with a "+json" suffix.
+BOTH_PATHS = [
+    ("form", FORM, FORM, True),
+    ("form", FORM + "; charset=utf-8", FORM + "; charset=utf-8", True),
+    ("json", "application/json", "application/vnd.portal+json", False),
+]
+
+
+def _encode(kind: str, fields: dict[str, str]) -> bytes:
+    import json
+    from urllib.parse import urlencode
+
+    return (json.dumps(fields) if kind == "json" else urlencode(fields)).encode()
+
+
+def _without_time(result: dict) -> dict:
+    return {name: value for name, value in result.items() if name != "challenge_ts"}
+
+
+@pytest.mark.parametrize(("kind", "fast_type", "view_type", "chunked"), BOTH_PATHS)
+def test_both_paths_respond_alike(flow, kind, fast_type, view_type, chunked):
+    answers = []
+
+    for content_type, is_chunked in [(fast_type, False), (view_type, chunked)]:
+        fields = {"secret": flow.secret, "response": flow.pass_token()}
+        bodies = [
+            _encode(kind, fields),
+            _encode(kind, fields),
+            _encode(kind, {**fields, "remoteip": "not an address"}),
+        ]
+        responses = [
+            _post_raw(flow.client, body, content_type, is_chunked) for body in bodies
+        ]
+        answers.append(
+            [
+                (
+                    response.status_code,
+                    response.headers["Content-Type"],
+                    response.headers["Cache-Control"],
+                    _without_time(response.get_json()),
+                )
+                for response in responses
+            ]
+        )
+
+    fast, view = answers
+    assert fast == view
+    assert fast[0][3]["success"] is True
+    assert fast[1][3]["error-codes"] == ["timeout-or-duplicate", "already-seen-response"]
+    assert fast[2][3]["error-codes"] == ["invalid-remoteip"]
+
+
+def test_body_shorter_than_length_is_bad_request(flow):
+    import io
+
+    body = _encode("form", {"secret": flow.secret, "response": flow.pass_token()})
+    response = flow.client.post(
+        "/api/v1/siteverify",
+        environ_overrides={
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_TYPE": FORM,
+            "CONTENT_LENGTH": str(len(body) + 10),
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.get_json()["error-codes"] == ["bad-request"]
+    assert "Content-Length" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize("length", ["+12", " 12", "1_2", "\u00b9\u00b2", "-1", ""])
+def test_odd_content_length_goes_to_flask(client, length):
+    import io
+
+    response = client.post(
+        "/api/v1/siteverify",
+        environ_overrides={
+            "wsgi.input": io.BytesIO(b"secret=x&response=y"),
+            "CONTENT_TYPE": FORM,
+            "CONTENT_LENGTH": length,
+        },
+    )
+
+    assert response.status_code in (200, 400)
+    assert response.get_json()["success"] is False
+
+
+def test_unexpected_error_keeps_siteverify_shape(app, flow, monkeypatch, caplog):
+    service = app.extensions["challenge_service"]
+    token = flow.pass_token()
+
+    def fail(fields):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(service, "verify", fail)
+    response = _post_raw(
+        flow.client, _encode("form", {"secret": flow.secret, "response": token}), FORM
+    )
+
+    assert response.status_code == 500
+    assert response.get_json()["error-codes"] == ["internal-error"]
+    assert "error id" in response.get_json()["message"]
+    assert "simulated bug" in caplog.text
+    assert "simulated bug" not in response.get_data(as_text=True)
+
+
+def test_verify_starts_purge_thread(tmp_path, flow):
+    import threading
+
+    from challenge_service import create_app
+    from tests.conftest import SIGNING_KEY
+
+    app = create_app(
+        {
+            "DATA_DIR": str(tmp_path / "purge"),
+            "SIGNING_KEYS": [SIGNING_KEY],
+            "PURGE_INTERVAL": 3600,
+        }
+    )
+    purge_threads = [t for t in threading.enumerate() if t.name == "purge"]
+    response = _post_raw(app.test_client(), b"secret=x&response=y", FORM)
+
+    assert response.get_json()["error-codes"] == ["invalid-input-secret"]
+    started = [t for t in threading.enumerate() if t.name == "purge"]
+    assert len(started) == len(purge_threads) + 1
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/ld+json"])
+def test_success_field_in_body_is_ignored(client, content_type):
+    body = b'{"success": true, "error-codes": [], "secret": "x"}'
+    response = _post_raw(client, body, content_type)
+
+    assert response.get_json()["success"] is False
+    assert response.get_json()["error-codes"] == ["missing-input-response"]
