@@ -379,19 +379,28 @@ class StoreBase:
         now: float,
     ) -> tuple[list[int], list[int]]:
         """Hit and count several counters at once; see :meth:`Store.observe`."""
-        for name, key, window in [*hits, *reads]:
-            _validate_counter(name, key, window, now)
+        validate_time(now, "now")
+        # Every challenge request observes several counters of one or two
+        # windows, so each window's span is computed once.
+        spans: dict[int, CounterSpan] = {}
 
-        return self._observe(
-            [
-                (name, key, window, counter_span(window, now))
-                for name, key, window in hits
-            ],
-            [
-                (name, key, window, counter_span(window, now))
-                for name, key, window in reads
-            ],
-        )
+        def with_spans(
+            counters: list[tuple[str, str, int]],
+        ) -> list[tuple[str, str, int, CounterSpan]]:
+            result = []
+
+            for name, key, window in counters:
+                _validate_counter_key(name, key, window)
+                span = spans.get(window)
+
+                if span is None:
+                    span = spans[window] = counter_span(window, now)
+
+                result.append((name, key, window, span))
+
+            return result
+
+        return self._observe(with_spans(hits), with_spans(reads))
 
     def _observe(
         self,
@@ -555,8 +564,13 @@ _VALID_COUNTERS: set[tuple[str, int]] = set()
 
 
 def _validate_counter(name: str, key: str, window: int, now: float) -> None:
+    _validate_counter_key(name, key, window)
+    validate_time(now, "now")
+
+
+def _validate_counter_key(name: str, key: str, window: int) -> None:
     # Every challenge request checks several counters, so the name and
-    # window checks run once per pair; the key and time vary every call.
+    # window checks run once per pair. The key varies every call.
     if (
         type(name) is not str
         or type(window) is not int
@@ -569,7 +583,6 @@ def _validate_counter(name: str, key: str, window: int, now: float) -> None:
             _VALID_COUNTERS.add((name, window))
 
     _validate_opaque(key, "key")
-    validate_time(now, "now")
 
 
 class Store(Protocol):
