@@ -418,12 +418,20 @@ class StoreBase:
     def add_counts(self, counts: list[tuple[str, str, int, float, int]]) -> None:
         """Add events to several counters at once; see :meth:`Store.add_counts`."""
         grouped: dict[tuple[str, str, int, int], list] = {}
+        # A flush adds hundreds of events of a few windows and buckets, so
+        # each bucket's span is built once.
+        spans: dict[tuple[int, int], CounterSpan] = {}
 
         for name, key, window, now, amount in counts:
             _validate_counter(name, key, window, now)
             _validate_int(amount, "amount", 1, MAX_HIT_AMOUNT)
-            span = counter_span(window, now)
-            bucket = (name, key, window, span.current)
+            current = math.floor(now * 1000) // (window * 1000 // COUNTER_BUCKETS)
+            span = spans.get((window, current))
+
+            if span is None:
+                span = spans[(window, current)] = counter_span(window, now)
+
+            bucket = (name, key, window, current)
 
             if bucket in grouped:
                 grouped[bucket][4] += amount
