@@ -3,12 +3,21 @@
 Starts the service twice in one run (gunicorn sync workers, fresh SQLite
 store each), once with the risk policy and its signals on and once with
 ``CHALLENGE_SERVICE_ADAPTIVE=false``, where every challenge is at the site's
-floor and nothing is counted. wrk posts challenge requests from 1000 client
-addresses (through X-Forwarded-For, trusted with ``PROXY_HOPS=1``), so the
-adaptive run keeps many per-network counters. The site's network limit and
-burst floor are off, so every request is a full challenge (201) in both runs.
+floor and nothing is counted. wrk posts challenge requests that rotate
+through ``--addresses`` client addresses (through X-Forwarded-For, trusted
+with ``PROXY_HOPS=1``), so the adaptive run keeps one counter per network.
+The site's network limit and burst floor are off, so every request is a
+full challenge (201) in both runs.
+
+The policy's cost is the work of deciding, so both runs must issue the
+same challenges. With the default of 100,000 addresses, each network sends
+a request or two per run and the adaptive run stays at level 0 like the
+fixed one. With 1000, each network sends dozens in a few seconds, the
+policy raises their level, and the adaptive run also pays for harder
+challenges. The share of each level is printed for every run.
 
 Usage: python bench/policy_overhead.py [--seconds 10] [--workers 2] [--rounds 3]
+       [--addresses 100000]
 """
 
 from __future__ import annotations
@@ -50,7 +59,7 @@ def _cli(*args: str, env: dict[str, str]) -> str:
     ).stdout
 
 
-def measure(adaptive: bool, load: WrkSettings, workers: int) -> dict:
+def measure(adaptive: bool, load: WrkSettings, workers: int, addresses: int) -> dict:
     """Serve a fresh store and load its challenge endpoint; return wrk's figures."""
     with tempfile.TemporaryDirectory() as folder:
         env = {
@@ -87,7 +96,7 @@ def measure(adaptive: bool, load: WrkSettings, workers: int) -> dict:
                     str(ROOT / "bench" / "challenges.lua"),
                     f"http://127.0.0.1:{port}/api/v1/challenges",
                 ],
-                env={**os.environ, "SITEKEY": sitekey},
+                env={**os.environ, "SITEKEY": sitekey, "ADDRESSES": str(addresses)},
                 capture_output=True,
                 text=True,
                 timeout=load.seconds + 60,
@@ -102,19 +111,32 @@ def measure(adaptive: bool, load: WrkSettings, workers: int) -> dict:
     return result
 
 
+def _levels(result: dict) -> str:
+    """Return the share of challenges at each level, 0 to 4, in percent."""
+    counts = [result[f"level{level}"] for level in range(5)]
+    total = sum(counts) or 1
+    return " / ".join(f"{100 * count / total:.0f}" for count in counts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--addresses",
+        type=int,
+        default=100_000,
+        help="client addresses that the requests rotate through (default 100000)",
+    )
     arguments = parser.parse_args()
     require_wrk()
     load = WrkSettings(arguments.seconds)
     ratios = []
 
     for round_number in range(1, arguments.rounds + 1):
-        fixed = measure(False, load, arguments.workers)
-        adaptive = measure(True, load, arguments.workers)
+        fixed = measure(False, load, arguments.workers, arguments.addresses)
+        adaptive = measure(True, load, arguments.workers, arguments.addresses)
         ratio = adaptive["rps"] / fixed["rps"]
         ratios.append(ratio)
 
@@ -124,6 +146,7 @@ def main() -> None:
                 f"  p50 {result['p50_us'] / 1000:6.2f} ms"
                 f"  p99 {result['p99_us'] / 1000:6.2f} ms"
                 f"  non-201 {result['failures']}"
+                f"  levels 0-4 {_levels(result)}"
             )
 
         print(f"round {round_number} ratio adaptive/fixed {ratio:.2f}")
