@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import re
+import socket
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from gunicorn import glogging
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
 
 #: Upper bound of the default worker count; more rarely helps a sync server.
@@ -46,6 +49,54 @@ class _Logger(glogging.Logger):
     def setup(self, cfg) -> None:
         super().setup(cfg)
         self.error_log.addFilter(_RedactAddresses())
+
+
+#: Error code and message of each status that gunicorn sends by itself, for a
+#: request it cannot parse, before the application receives it.
+_SERVER_ERRORS = {
+    400: ("bad-request", "The HTTP request is malformed; send a valid HTTP/1.1 request."),
+    403: ("bad-request", "The request is forbidden by the server's proxy settings."),
+    414: (
+        "uri-too-long",
+        "The request line is longer than the server accepts; shorten the URL.",
+    ),
+    417: (
+        "bad-request",
+        "The Expect header is not supported; send the request without it.",
+    ),
+    431: (
+        "headers-too-large",
+        "The request headers are larger than the server accepts; send fewer or"
+        " shorter headers.",
+    ),
+    501: (
+        "bad-request",
+        "The Transfer-Encoding is not supported; send the body with a"
+        " Content-Length or chunked.",
+    ),
+}
+
+
+def _write_json_error(client: socket.socket, status: int, reason: str, _: str) -> None:
+    """Send gunicorn's own error responses as JSON, in the service's error shape.
+
+    gunicorn's message is left out: it repeats parts of the malformed request.
+    """
+    code, message = _SERVER_ERRORS.get(
+        status, ("internal-error", "The server failed to read the request; retry.")
+    )
+    body = json.dumps(
+        {"status": status, "error": code, "message": message, "field": None}
+    ).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "Cache-Control: no-store\r\n\r\n"
+    )
+    gunicorn_util.write_nonblock(client, head.encode("latin-1") + body)
 
 
 class GunicornServer(BaseApplication):
@@ -87,4 +138,7 @@ def run(
         "timeout": 30,
         "graceful_timeout": 5,
     }
+    # NOTE: gunicorn's workers send these errors through util.write_error, a
+    # module function replaced here. tests/test_server.py checks it still is.
+    gunicorn_util.write_error = _write_json_error
     GunicornServer(load_app, options).run()

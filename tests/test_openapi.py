@@ -22,6 +22,7 @@ from challenge_service import challenges
 from challenge_service import config
 from challenge_service import errors
 from challenge_service import policy
+from challenge_service import server
 from challenge_service import service as service_module
 from challenge_service import signing
 from challenge_service import tickets
@@ -210,8 +211,9 @@ def test_error_codes_match_service(document):
     documented = set(document["components"]["schemas"]["ErrorCode"]["enum"])
     raised = {cls.code for cls in service_error_classes()}
     http_codes = set(errors._HTTP_CODES.values())
+    server_codes = {code for code, _ in server._SERVER_ERRORS.values()}
     fallbacks = {"internal-error", errors.ServiceError.code}
-    assert documented == raised | http_codes | fallbacks
+    assert documented == raised | http_codes | server_codes | fallbacks
 
 
 def test_error_statuses_match_service(document):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import socket
 import time
 
@@ -182,3 +183,55 @@ def test_chunked_body_under_limit_is_read(service):
     )
 
     assert response.json()["success"] is True
+
+
+def _raw_response(service, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes to the server and return the status, headers and body."""
+    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as client:
+        client.sendall(request)
+        data = b""
+
+        while chunk := client.recv(65536):
+            data += chunk
+
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "code"),
+    [
+        pytest.param(
+            b"NOT A REQUEST LINE\r\n\r\n", 400, "bad-request", id="request-line"
+        ),
+        pytest.param(
+            b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            414,
+            "uri-too-long",
+            id="long-url",
+        ),
+        pytest.param(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+            431,
+            "headers-too-large",
+            id="long-header",
+        ),
+        pytest.param(
+            b"POST /api/v1/siteverify HTTP/1.1\r\nHost: x\r\n"
+            b"Transfer-Encoding: gzip\r\n\r\n",
+            400,
+            "bad-request",
+            id="transfer-encoding",
+        ),
+    ],
+)
+def test_unparsable_request_gets_json_error(service, request_bytes, status, code):
+    got_status, headers, body = _raw_response(service, request_bytes)
+
+    assert got_status == status
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["error"] == code
+    assert json.loads(body)["status"] == status
+    assert b"aaaa" not in body
