@@ -22,6 +22,29 @@ from flask import request
 from flask import Response
 from werkzeug.exceptions import HTTPException
 
+try:
+    from gunicorn.http.errors import NoMoreData
+    from gunicorn.http.errors import ParseException
+except ImportError:  # pragma: no cover - gunicorn is a dependency
+    NoMoreData = ParseException = None  # type: ignore[assignment,misc]
+
+#: Exceptions of the WSGI server while the application reads a malformed
+#: request body: bad chunked encoding, or a client gone mid-body.
+UNREADABLE_BODY: tuple[type[Exception], ...] = tuple(
+    error for error in (ParseException, NoMoreData) if error is not None
+)
+
+#: Message of the error for a body shorter than its Content-Length.
+SHORT_BODY_MESSAGE = (
+    "The request body is shorter than its Content-Length; send the whole body."
+)
+
+#: Message of the error for a body that cannot be read.
+UNREADABLE_BODY_MESSAGE = (
+    "The request body could not be read: its chunked encoding is malformed or"
+    " it ended early. Send the whole body, with a Content-Length or valid chunks."
+)
+
 logger = logging.getLogger(__name__)
 
 
@@ -218,6 +241,26 @@ def _handle_http_error(error: HTTPException) -> Response:
     return response
 
 
+def log_unreadable_body(error: Exception, path: str) -> None:
+    """Log that a request body could not be read, without the error's text.
+
+    The server's exception repeats the bytes it could not parse, which may be
+    a site secret or a pass token.
+    """
+    logger.info("rejected an unreadable body on %r: %s", path, type(error).__name__)
+
+
+def _handle_unreadable_body(error: Exception) -> Response:
+    log_unreadable_body(error, request.path)
+    renderer = _PATH_RENDERERS.get(request.path)
+
+    # Siteverify responds to a malformed body with 200, like its other failures.
+    if renderer is not None:
+        return renderer(200, UNREADABLE_BODY_MESSAGE)
+
+    return error_response(400, InvalidRequest.code, UNREADABLE_BODY_MESSAGE)
+
+
 def log_unexpected(error: Exception, path: str) -> str:
     """Log an unexpected error under a new id and return the message for the client."""
     error_id = secrets.token_hex(6)
@@ -239,4 +282,7 @@ def init_app(app: Flask) -> None:
     """Register the JSON error handlers."""
     app.register_error_handler(ServiceError, _handle_service_error)
     app.register_error_handler(HTTPException, _handle_http_error)
+
+    for error in UNREADABLE_BODY:
+        app.register_error_handler(error, _handle_unreadable_body)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -33,12 +33,22 @@ _ADDRESS = re.compile(
 )
 
 
+#: The part of a gunicorn message that quotes what the client sent: a request
+#: line or a header, which may contain a secret or a pass token.
+_QUOTED_REQUEST = re.compile(r"""(:\s*)?['"].*""", re.DOTALL)
+
+#: A query string in a request target that gunicorn logs.
+_QUERY = re.compile(r"""\?[^\s'"]*""")
+
+
 class _RedactAddresses(logging.Filter):
-    """Replace client addresses in gunicorn's own messages, such as its warning
-    about an invalid request, so that no raw IP address reaches the log."""
+    """Redact gunicorn's own messages, such as its warning about an invalid
+    request: no raw IP address and nothing that the client sent reaches the log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = _ADDRESS.sub("[address]", record.getMessage())
+        message = _ADDRESS.sub("[address]", record.getMessage())
+        message = _QUERY.sub("?[query]", message)
+        record.msg = _QUOTED_REQUEST.sub("", message)
         record.args = ()
         return True
 

@@ -235,3 +235,85 @@ def test_unparsable_request_gets_json_error(service, request_bytes, status, code
     assert json.loads(body)["error"] == code
     assert json.loads(body)["status"] == status
     assert b"aaaa" not in body
+
+
+def _chunked_request(path: str, content_type: str, body: bytes) -> bytes:
+    """Return a POST that announces chunks but sends the body without framing."""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    ).encode() + body + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "expected_status"),
+    [
+        # Siteverify answers malformed bodies with 200, like its other failures.
+        ("/api/v1/siteverify", "application/x-www-form-urlencoded", 200),
+        ("/api/v1/challenges", "application/json", 400),
+    ],
+)
+def test_malformed_chunks_are_rejected(service, path, content_type, expected_status):
+    body = f"secret={service.secret}&response=token-{service.sitekey}".encode()
+    status, headers, answer = _raw_response(
+        service, _chunked_request(path, content_type, body)
+    )
+    result = json.loads(answer)
+    time.sleep(0.3)
+
+    assert status == expected_status
+    assert headers["Content-Type"] == "application/json"
+
+    if expected_status == 200:
+        assert result["error-codes"] == ["bad-request"]
+    else:
+        assert result["error"] == "invalid-request"
+
+    assert "chunked" in result["message"]
+    assert service.secret not in service.output()
+    assert "Traceback" not in service.output()
+
+
+def test_short_body_is_rejected(service):
+    body = json.dumps({"sitekey": service.sitekey, "action": "book", "lang": "fr"})
+    request = (
+        "POST /api/v1/challenges HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: application/json\r\nOrigin: {ORIGIN}\r\n"
+        f"Content-Length: {len(body) + 20}\r\nConnection: close\r\n\r\n{body}"
+    ).encode()
+
+    with socket.create_connection(("127.0.0.1", service.port), timeout=5) as client:
+        client.sendall(request)
+        client.shutdown(socket.SHUT_WR)
+        answer = b""
+
+        while chunk := client.recv(65536):
+            answer += chunk
+
+    head, _, payload = answer.partition(b"\r\n\r\n")
+
+    assert head.split()[1] == b"400"
+    assert json.loads(payload)["error"] == "invalid-request"
+    assert "Content-Length" in json.loads(payload)["message"]
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        pytest.param(
+            b"POST  /api/v1/siteverify?secret=SECRET-IN-QUERY HTTP/1.1\r\n\r\n",
+            id="request-line",
+        ),
+        pytest.param(
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Token SECRET-IN-HEADER\r\n\r\n",
+            id="header-line",
+        ),
+    ],
+)
+def test_rejected_request_text_not_logged(service, request_bytes):
+    status, _, _ = _raw_response(service, request_bytes)
+    time.sleep(0.3)
+
+    assert status == 400
+    assert "Invalid request from ip=[address]" in service.output()
+    assert "SECRET-IN" not in service.output()

@@ -13,9 +13,11 @@ from typing import Any
 from flask import current_app
 from flask import g
 from flask import request
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import InvalidRequest
+from ..errors import SHORT_BODY_MESSAGE
 from ..errors import UnsupportedMediaType
 
 ACTION = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -71,7 +73,16 @@ def read_body() -> bytes:
         if len(body) > limit:
             raise RequestEntityTooLarge()
     else:
-        body = request.get_data(cache=True)
+        # A client that closes early leaves the body short, and what arrived
+        # may still parse. Werkzeug raises for it unless the server marks
+        # its input as terminated at the body's end, as gunicorn does.
+        try:
+            body = request.get_data(cache=True)
+        except ClientDisconnected:
+            raise InvalidRequest(SHORT_BODY_MESSAGE) from None
+
+        if len(body) < request.content_length:
+            raise InvalidRequest(SHORT_BODY_MESSAGE)
 
     g.request_body = body
     return body

@@ -23,6 +23,7 @@ from flask import request
 from flask import Response
 
 from .. import errors
+from ..errors import InvalidRequest
 from ..errors import StoreUnavailable
 from ..service import ChallengeService
 from . import current_service
@@ -109,15 +110,15 @@ def _body_fields() -> dict[str, Any]:
     :raises _Rejected: if the body is malformed or of an unknown format.
     """
     if request.is_json:
-        return _parse(JSON, read_body())
+        return _parse(JSON, _read())
 
     if request.mimetype == FORM:
-        return _parse(FORM, read_body())
+        return _parse(FORM, _read())
 
     if request.mimetype == "multipart/form-data":
         return request.form.to_dict(flat=True)
 
-    if read_body():
+    if _read():
         raise _Rejected(
             "bad-request",
             "The request body is neither form-encoded nor JSON; send it with"
@@ -125,6 +126,17 @@ def _body_fields() -> dict[str, Any]:
         )
 
     return {}
+
+
+def _read() -> bytes:
+    """Return the request body.
+
+    :raises _Rejected: if the body is shorter than its Content-Length.
+    """
+    try:
+        return read_body()
+    except InvalidRequest as error:
+        raise _Rejected("bad-request", error.message) from None
 
 
 def _parse(mimetype: str, data: bytes) -> dict[str, Any]:
@@ -253,16 +265,18 @@ class FastVerify:
         ):
             return self.wsgi_app(environ, start_response)
 
-        data = environ["wsgi.input"].read(int(length))
         status = "200 OK"
 
-        if len(data) < int(length):
-            status = "400 Bad Request"
-            result = _failure(
-                "bad-request",
-                "The request body is shorter than its Content-Length; send the"
-                " whole body.",
-            )
+        try:
+            data = environ["wsgi.input"].read(int(length))
+        except errors.UNREADABLE_BODY as error:
+            errors.log_unreadable_body(error, PATH)
+            data = None
+
+        if data is None:
+            result = _failure("bad-request", errors.UNREADABLE_BODY_MESSAGE)
+        elif len(data) < int(length):
+            result = _failure("bad-request", errors.SHORT_BODY_MESSAGE)
         else:
             try:
                 for function in self.on_request:

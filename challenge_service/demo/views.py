@@ -19,6 +19,8 @@ from flask import url_for
 from werkzeug.exceptions import HTTPException
 
 from ..api.assets import asset_root
+from ..errors import log_unreadable_body
+from ..errors import UNREADABLE_BODY
 from . import messages
 from .booking import check_fields
 from .booking import check_verdict
@@ -208,6 +210,10 @@ def http_error(error: HTTPException) -> Response:
 @bp.app_errorhandler(Exception)
 def unexpected_error(error: Exception) -> tuple[str, int]:
     """Log an unexpected error and show a generic page."""
+    if isinstance(error, UNREADABLE_BODY):
+        log_unreadable_body(error, request.path)
+        return _error_page(400)
+
     logger.exception("unexpected error on %s %s", request.method, request.path)
     return _error_page(500)
 

@@ -305,6 +305,32 @@ def test_logs_hold_no_secret_or_name(demo_server, pass_token, post_booking) -> N
     assert "Sacha Girard" not in log
 
 
+def test_malformed_chunks_give_400_and_log_nothing(demo_server) -> None:
+    from urllib.parse import urlsplit
+
+    address = urlsplit(demo_server.demo_url)
+    body = b"name=Chunk+Girard&slot=lundi-1800&challenge-response=chunk-token"
+    request = (
+        b"POST /demo/book HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + body + b"\r\n"
+    )
+
+    with socket.create_connection((address.hostname, address.port), timeout=10) as client:
+        client.sendall(request)
+        answer = b""
+
+        while chunk := client.recv(65536):
+            answer += chunk
+
+    log = demo_server.log()
+
+    assert answer.split()[1] == b"400"
+    assert "Chunk Girard" not in log
+    assert "Chunk+Girard" not in log
+    assert "chunk-token" not in log
+
+
 def test_service_down_gives_503(tmp_path) -> None:
     site_file = tmp_path / "site.json"
     site_file.write_text(json.dumps({"sitekey": "site_a", "secret": "secret_b"}))
