@@ -448,3 +448,25 @@ def test_success_field_in_body_is_ignored(client, content_type):
 
     assert response.get_json()["success"] is False
     assert response.get_json()["error-codes"] == ["missing-input-response"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"secret=%ff%fe&response=x", b"secret=\xff&response=x", b"secret=%ED%A0%80&response=x"],
+)
+def test_form_not_utf8_is_bad_request(client, body):
+    response = _post_raw(client, body, FORM)
+
+    assert response.get_json()["error-codes"] == ["bad-request"]
+    assert "UTF-8" in response.get_json()["message"]
+
+
+def test_malformed_multipart_is_bad_request(client):
+    response = _post_raw(
+        client,
+        b"--nothing here\r\nsecret=x\r\n",
+        "multipart/form-data; boundary=other",
+    )
+
+    assert response.get_json()["error-codes"] == ["bad-request"]
+    assert "multipart" in response.get_json()["message"]

@@ -86,11 +86,29 @@ def _parse_urlencoded(data: bytes) -> dict[str, str]:
 
     This is the hot path of every verify call, and the standard library's
     parser does the same work as Werkzeug's form parser in less time.
+
+    :raises _Rejected: if the body is not UTF-8 or has too many fields.
     """
     body: dict[str, str] = {}
-    text = data.decode("utf-8", errors="replace")
 
-    for name, value in parse_qsl(text, keep_blank_values=True, max_num_fields=32):
+    try:
+        pairs = parse_qsl(
+            data.decode(),
+            keep_blank_values=True,
+            max_num_fields=32,
+            errors="strict",
+        )
+    except UnicodeDecodeError:
+        # A replaced character would make a secret merely unknown.
+        raise _Rejected(
+            "bad-request",
+            "The form body is not valid UTF-8, raw or percent-encoded; encode"
+            " every field as UTF-8.",
+        ) from None
+    except ValueError:
+        raise _Rejected("bad-request", "The form body has too many fields.") from None
+
+    for name, value in pairs:
         body.setdefault(name, value)
 
     return body
@@ -116,7 +134,17 @@ def _body_fields() -> dict[str, Any]:
         return _parse(FORM, _read())
 
     if request.mimetype == "multipart/form-data":
-        return request.form.to_dict(flat=True)
+        fields = request.form.to_dict(flat=True)
+
+        # Werkzeug reads a malformed multipart body as one without fields.
+        if not fields and not request.files and (request.content_length or 0) > 0:
+            raise _Rejected(
+                "bad-request",
+                "The multipart body has no readable field; check its boundary,"
+                " or send the fields form-encoded.",
+            )
+
+        return fields
 
     if _read():
         raise _Rejected(
@@ -150,10 +178,7 @@ def _parse(mimetype: str, data: bytes) -> dict[str, Any]:
         except ValueError as error:
             raise _Rejected("bad-request", str(error)) from None
 
-    try:
-        return _parse_urlencoded(data)
-    except ValueError:
-        raise _Rejected("bad-request", "The form body has too many fields.") from None
+    return _parse_urlencoded(data)
 
 
 def _checked_fields(body: dict[str, Any]) -> dict[str, str | None]:
