@@ -109,6 +109,10 @@ CREATE INDEX IF NOT EXISTS audit_events_time ON audit_events (time);
 CREATE INDEX IF NOT EXISTS audit_events_site ON audit_events (site_id, time);
 """
 
+#: Suffixes of the files beside the database: SQLite's write-ahead log, its
+#: shared-memory index and its rollback journal, and this store's writer lock.
+_SIDE_FILE_SUFFIXES = ("-wal", "-shm", "-journal", ".lock")
+
 #: Column of each field that sites are looked up by.
 _SITE_FIELD_COLUMNS = {
     "sitekey": "sitekey",
@@ -132,6 +136,7 @@ class SQLiteStore(StoreBase):
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._make_files_private()
 
             # Processes that create a new file at once can deadlock in SQLite's
             # rollback journal, before WAL mode is on, and one of them then
@@ -139,14 +144,32 @@ class SQLiteStore(StoreBase):
             # serializes them.
             with self._write_lock():
                 self._connection().executescript(_SCHEMA)
-
-            # The file contains secret hashes. SQLite gives its -wal and -shm
-            # files the same mode.
-            self.path.chmod(0o600)
         except (sqlite3.Error, OSError) as error:
             raise StoreUnavailable(
                 f"The SQLite store at {self.path} could not be opened: {error}."
             ) from error
+
+    def _make_files_private(self) -> None:
+        # The files contain secret hashes, stored verify responses and audit
+        # events. SQLite's unix VFS (checked with 3.40.1) creates the -wal,
+        # -shm and -journal files with the database file's mode, so a database
+        # that is 0600 before the first connection keeps them private from
+        # their creation. The umask stays as it is because threads share it.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+
+        # Side files that an earlier version created readable by everyone
+        # are tightened too.
+        for suffix in _SIDE_FILE_SUFFIXES:
+            try:
+                os.chmod(self.path.with_name(self.path.name + suffix), 0o600)
+            except FileNotFoundError:
+                # SQLite deletes -wal and -shm when its last connection closes.
+                pass
 
     def _connection(self) -> sqlite3.Connection:
         # A connection opened before a fork must not be used by the child.

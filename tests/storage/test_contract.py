@@ -1,27 +1,41 @@
 """Contract tests of the store interface, run against every back end.
 
 Each test of ``TestStoreContract`` runs once on SQLite and once on a real
-``redis-server``. ``TestRedisStore`` covers what only the Redis store has: a
-server that is down, paused or restarted, and keys that expire by themselves.
+``redis-server``. ``TestSQLiteStore`` covers the modes of the SQLite files.
+``TestRedisStore`` covers what only the Redis store has: a server that is down,
+paused or restarted, and keys that expire by themselves.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import stat
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 
 import pytest
 import redis
 
 from challenge_service.errors import StoreUnavailable
-from challenge_service.storage import Redemption, RedisStore, Site, Store
+from challenge_service.storage import (
+    Redemption,
+    RedisStore,
+    Site,
+    SQLiteStore,
+    Store,
+)
 
 from .conftest import flush_redis
 from .racing import RACE_IDS, RACERS, outcomes_by_id, race
 
 #: Creation time of the test sites and the ``now`` of their secret lookups.
 CREATED = 1_800_000_000.0
+
+#: Suffixes of the files beside the SQLite database, which contain its data or
+#: guard it. The empty suffix is the database itself.
+SQLITE_FILE_SUFFIXES = ("", "-wal", "-shm", ".lock")
 
 #: Maximum seconds an operation may take while the Redis server is down. With
 #: the 0.2 s socket timeout of these tests each one takes about 0.2 s; the
@@ -326,6 +340,41 @@ class TestStoreContract:
         assert store.consume("challenge", RACE_IDS[0], expires_at()) is False
 
 
+class TestSQLiteStore:
+    @pytest.fixture(autouse=True)
+    def umask_022(self) -> Iterator[None]:
+        # The common umask 022 lets SQLite's default mode 0644 through, so the
+        # tests can fail whatever umask the test runner has.
+        previous = os.umask(0o022)
+        yield
+        os.umask(previous)
+
+    def test_new_store_files_private(self, tmp_path):
+        path = tmp_path / "store.sqlite3"
+        store = SQLiteStore(path)
+        assert store.consume("challenge", "id-1", expires_at()) is True
+
+        for suffix in SQLITE_FILE_SUFFIXES:
+            assert file_mode(path, suffix) == 0o600, suffix
+
+    def test_reopened_store_tightens_files(self, tmp_path):
+        # The first store's connection stays open, so its -wal and -shm files
+        # remain while the second store opens.
+        path = tmp_path / "store.sqlite3"
+        first = SQLiteStore(path)
+        first.consume("challenge", "id-1", expires_at())
+
+        for suffix in SQLITE_FILE_SUFFIXES:
+            os.chmod(f"{path}{suffix}", 0o644)
+
+        second = SQLiteStore(path)
+
+        for suffix in SQLITE_FILE_SUFFIXES:
+            assert file_mode(path, suffix) == 0o600, suffix
+
+        assert second.consume("challenge", "id-1", expires_at()) is False
+
+
 class TestRedisStore:
     def test_down_server_fails_fast(self, start_redis_server):
         server = start_redis_server()
@@ -474,6 +523,11 @@ class TestRedisStore:
     def test_invalid_url_rejected(self):
         with pytest.raises(ValueError):
             RedisStore("http://127.0.0.1:6379/0")
+
+
+def file_mode(path: os.PathLike[str], suffix: str) -> int:
+    """Return the permission bits of ``path`` with ``suffix`` appended."""
+    return stat.S_IMODE(os.stat(f"{path}{suffix}").st_mode)
 
 
 def operations_on(store: Store) -> list[tuple[str, Callable[[], object]]]:
