@@ -173,8 +173,16 @@ def _ensure_demo_site(app) -> str:
     site, secret = create_site(
         service.store, "Demo pool", DEMO_HOSTNAMES, time.time(), demo=True
     )
-    path.write_text(json.dumps({"sitekey": site.sitekey, "secret": secret}))
-    path.chmod(0o600)
+
+    # The file contains the site's secret, so it is created 0600 instead of
+    # being tightened after the write. Opening a file that an earlier run left
+    # keeps its mode, so fchmod sets it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        json.dump({"sitekey": site.sitekey, "secret": secret}, handle)
+
     return site.sitekey
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+
 import pytest
 from click.testing import CliRunner
 
+from challenge_service import create_app
 from challenge_service import DATABASE_NAME
+from challenge_service.cli import _ensure_demo_site
+from challenge_service.cli import DEMO_SITE_FILE
 from challenge_service.cli import main
 from challenge_service.sites import hash_secret
 from challenge_service.storage import SQLiteStore
+from tests.conftest import SIGNING_KEY
 
 
 def _run(*args: str):
@@ -164,6 +172,28 @@ def test_database_is_private(tmp_path):
     _add(tmp_path, "localhost")
 
     assert (tmp_path / DATABASE_NAME).stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("stale_file", [False, True])
+def test_demo_site_file_is_private(tmp_path, stale_file):
+    # A file from another data folder names a site this store lacks, so it is
+    # replaced.
+    path = tmp_path / DEMO_SITE_FILE
+
+    if stale_file:
+        path.write_text(json.dumps({"sitekey": "site_gone", "secret": "old"}))
+        path.chmod(0o644)
+
+    app = create_app({"DATA_DIR": str(tmp_path), "SIGNING_KEYS": [SIGNING_KEY]})
+    previous_umask = os.umask(0o022)
+
+    try:
+        sitekey = _ensure_demo_site(app)
+    finally:
+        os.umask(previous_umask)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["sitekey"] == sitekey
 
 
 @pytest.mark.parametrize(
