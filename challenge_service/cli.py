@@ -406,19 +406,31 @@ def keys_rotate(data_dir: Path | None) -> None:
 @_data_dir_option
 def keys_retire(force: bool, data_dir: Path | None) -> None:
     """Remove the signing keys that no unexpired challenge or token can carry."""
+    key_file = _key_file(data_dir)
+
     try:
-        removed = _key_file(data_dir).retire(time.time(), _max_lifetime(), force)
+        removed = key_file.retire(time.time(), _max_lifetime(), force)
+        remaining = key_file.load()
     except KeyFileError as error:
         raise click.ClickException(str(error)) from None
 
-    if not removed:
-        click.echo(
-            "No key can be retired yet: values signed with the older keys may"
-            " still be alive. Retry later, or use --force after a leak."
-        )
-
     for key in removed:
         click.echo(f"Retired signing key {key.id}.")
+
+    if removed:
+        return
+
+    older = len(remaining) - 1
+
+    if older == 0:
+        click.echo(f"Nothing to retire: {remaining[0].id} is the only signing key.")
+        return
+
+    older_keys = "the older key" if older == 1 else f"the {older} older keys"
+    click.echo(
+        f"No key can be retired yet: values signed with {older_keys} may still"
+        " be alive. Retry later, or use --force after a leak."
+    )
 
 
 @main.command()

@@ -110,7 +110,10 @@ class KeyFile:
                 if not force and now < retired_after:
                     remaining.insert(0, key)
 
-            self._save(remaining)
+            # An unchanged file keeps its inode, so running processes do not
+            # reload it.
+            if len(remaining) < len(keys):
+                self._save(remaining)
 
         return [key for key in keys if key not in remaining]
 

@@ -111,8 +111,40 @@ def test_retire_command_keeps_recent_keys(tmp_path):
 
     result = _run("keys", "retire", "--data-dir", str(tmp_path))
 
+    assert result.exit_code == 0
     assert "No key can be retired yet" in result.output
+    assert "signed with the older key may still be alive" in result.output
     assert len(KeyFile(tmp_path / "signing-keys.json").load()) == 2
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_retire_command_with_one_key(tmp_path, force):
+    _run("keys", "rotate", "--data-dir", str(tmp_path))
+    key_file = KeyFile(tmp_path / "signing-keys.json")
+    (only_key,) = key_file.load()
+    version = key_file.path.stat().st_ino
+
+    result = _run("keys", "retire", *force, "--data-dir", str(tmp_path))
+
+    assert result.exit_code == 0
+    assert result.output == (
+        f"Nothing to retire: {only_key.id} is the only signing key.\n"
+    )
+    assert key_file.load() == [only_key]
+    assert key_file.path.stat().st_ino == version
+
+
+def test_retire_command_forced_names_keys(tmp_path):
+    _run("keys", "rotate", "--data-dir", str(tmp_path))
+    _run("keys", "rotate", "--data-dir", str(tmp_path))
+    key_file = KeyFile(tmp_path / "signing-keys.json")
+    old_key, new_key = key_file.load()
+
+    result = _run("keys", "retire", "--force", "--data-dir", str(tmp_path))
+
+    assert result.exit_code == 0
+    assert result.output == f"Retired signing key {old_key.id}.\n"
+    assert key_file.load() == [new_key]
 
 
 def test_rotate_refuses_environment_keys(tmp_path, monkeypatch):
