@@ -224,6 +224,10 @@ class ChallengeService:
             "steps": [step.to_list() for step in decision.steps],
             "reasons": list(decision.reasons),
             "q": quota_subject,
+            # Whether a valid risk ticket came with the request. The ticket
+            # passes through the visitor's browser, which can leave it out,
+            # so siteverify reports this to the portal.
+            "rt": ticket is not None,
         }
         if test_site:
             return self._start_step(flow, 0, [], clock_now)
@@ -629,6 +633,7 @@ class ChallengeService:
             "level": state["level"],
             "kinds": done,
             "reasons": state["reasons"],
+            "rt": state.get("rt") is True,
             "iat": now,
             "exp": expires_at,
         }
@@ -728,6 +733,8 @@ class ChallengeService:
             "level": token["level"],
             "kinds": token["kinds"],
             "reasons": token.get("reasons", []),
+            # Tokens signed before the field existed carry no "rt".
+            "risk_ticket": token.get("rt") is True,
             "error-codes": [],
         }
         quota = self._quota(site, token)
@@ -830,6 +837,7 @@ def _test_success(now: float) -> dict[str, Any]:
         "level": 0,
         "kinds": [],
         "reasons": [],
+        "risk_ticket": False,
         "error-codes": [],
     }
 
@@ -839,10 +847,13 @@ def _quota_key(token: dict[str, Any]) -> str:
 
 
 def _flow_of(state: dict[str, Any]) -> dict[str, Any]:
-    return {
+    flow = {
         name: state[name]
         for name in ("site", "action", "host", "lang", "level", "steps", "reasons", "q")
     }
+    # Envelopes signed before "rt" existed stay valid until they expire.
+    flow["rt"] = state.get("rt") is True
+    return flow
 
 
 def _choice_key(choice: dict[str, Any]) -> tuple[Any, Any]:

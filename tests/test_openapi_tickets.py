@@ -21,6 +21,8 @@ from challenge_service import config
 from challenge_service import testkeys
 from challenge_service.policies import Policies
 from challenge_service.policy import SitePolicy
+from challenge_service.signing import ENVELOPE
+from challenge_service.signing import PASS_TOKEN
 from challenge_service.tickets import MAX_REASONS
 from conftest import Flow
 from conftest import ORIGIN
@@ -359,6 +361,84 @@ def test_siteverify_reports_portal_risk(flow, contract):
     assert body["reasons"] == ["portal-risk"]
 
 
+# Siteverify: whether the flow carried a risk ticket
+
+
+def verify_success(flow: Flow, contract: Contract, token: str) -> dict:
+    """Verify ``token``, check that it succeeded and return the response body."""
+    response = post_siteverify(flow.client, {"secret": flow.secret, "response": token})
+
+    assert response.status_code == 200
+    contract.check(response)
+    body = response.get_json()
+    assert body["success"] is True, body
+    return body
+
+
+@pytest.mark.parametrize(
+    ("risk", "steps"), [(0.0, 1), (0.95, 2)], ids=["one-step", "two-steps"]
+)
+def test_siteverify_reports_risk_ticket(flow, contract, risk, steps):
+    issued = flow.issue(risk_ticket=request_ticket(flow, risk=risk)).get_json()
+    passed = pass_all_steps(flow, issued, contract)
+
+    assert issued["steps"] == steps
+    assert verify_success(flow, contract, passed["pass_token"])["risk_ticket"] is True
+
+
+@pytest.mark.parametrize("ticket", [..., None, ""], ids=["absent", "null", "empty"])
+def test_siteverify_reports_missing_risk_ticket(flow, contract, ticket):
+    extra = {} if ticket is ... else {"risk_ticket": ticket}
+    issued = flow.issue(**extra).get_json()
+    passed = pass_all_steps(flow, issued, contract)
+
+    assert verify_success(flow, contract, passed["pass_token"])["risk_ticket"] is False
+
+
+def test_pass_token_records_ticket_without_subject(flow, contract):
+    ticket = request_ticket(flow, subject="account-5812")
+    issued = flow.issue(risk_ticket=ticket).get_json()
+    token = pass_all_steps(flow, issued, contract)["pass_token"]
+    payload = ticket_payload(token)
+
+    assert payload["rt"] is True
+    assert "account-5812" not in json.dumps(payload)
+
+
+def test_siteverify_old_token_without_field(flow, service, contract, clock):
+    # Tokens signed before the service recorded the ticket have no "rt".
+    now = int(clock.now)
+    token = service.signer.sign(
+        PASS_TOKEN,
+        {
+            "jti": "old-token-0001",
+            "site": flow.site.sitekey,
+            "action": "book",
+            "host": "localhost",
+            "level": 0,
+            "kinds": ["pow"],
+            "reasons": [],
+            "iat": now,
+            "exp": now + 300,
+        },
+    )
+
+    assert verify_success(flow, contract, token)["risk_ticket"] is False
+
+
+@pytest.mark.parametrize("risk", [0.0, 0.95], ids=["last-step", "first-of-two"])
+def test_old_envelope_without_field_passes(flow, service, contract, risk):
+    # An envelope signed before the service recorded the ticket has no "rt".
+    # Its flow still finishes, and its token reports no ticket.
+    issued = flow.issue(risk_ticket=request_ticket(flow, risk=risk)).get_json()
+    state = service.signer.load(ENVELOPE, issued["envelope"])
+    del state["rt"]
+    old = {**issued, "envelope": service.signer.sign(ENVELOPE, state)}
+    passed = pass_all_steps(flow, old, contract)
+
+    assert verify_success(flow, contract, passed["pass_token"])["risk_ticket"] is False
+
+
 def booked_token(flow: Flow, contract: Contract, subject: str = "account-5812") -> str:
     ticket = request_ticket(flow, subject=subject)
     issued = flow.issue(risk_ticket=ticket).get_json()
@@ -450,6 +530,7 @@ def test_always_pass_secret_verifies_anything(client, contract, clock):
         "level": 0,
         "kinds": [],
         "reasons": [],
+        "risk_ticket": False,
         "error-codes": [],
     }
 

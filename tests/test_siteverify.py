@@ -239,9 +239,11 @@ def test_pass_token_carries_no_personal_data(flow):
         "level",
         "kinds",
         "reasons",
+        "rt",
         "iat",
         "exp",
     }
+    assert data["rt"] is False
 
 
 @pytest.mark.parametrize(
