@@ -82,6 +82,9 @@ class SitePolicy:
 
     #: Risk used when the widget brings no risk ticket.
     default_risk: float = 0.0
+    #: Whether every challenge request of the site must carry a risk ticket.
+    #: A request without one gets 400 ``invalid-risk-ticket``.
+    require_risk_ticket: bool = False
     #: Score at which levels 1, 2, 3 and 4 begin.
     thresholds: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
     #: Lowest level of every challenge of the site.
@@ -128,6 +131,12 @@ class SitePolicy:
     def validate(self) -> None:
         """Raise ValueError naming the first field that is out of range."""
         _check_number("default_risk", self.default_risk, 0.0, 1.0, "a risk")
+
+        if not isinstance(self.require_risk_ticket, bool):
+            raise ValueError(
+                "require_risk_ticket must be true or false, not"
+                f" {self.require_risk_ticket!r}."
+            )
 
         if not isinstance(self.thresholds, tuple) or len(self.thresholds) != MAX_LEVEL:
             raise ValueError(

@@ -171,6 +171,15 @@ class ChallengeService:
                 field="risk_ticket",
             )
 
+        if ticket is None and policy.require_risk_ticket:
+            raise InvalidRiskTicket(
+                "risk_ticket is missing, and this site requires one with every"
+                " challenge request. The portal's back end must request a ticket"
+                " from POST /api/v1/risk-tickets and write it into the widget's"
+                " data-risk-ticket attribute.",
+                field="risk_ticket",
+            )
+
         if ticket is None:
             risk, subject, quota_subject = policy.default_risk, None, None
         else:

@@ -97,6 +97,20 @@ def test_sites_policy_sets_and_shows(tmp_path):
     assert Policies(store).get(store.site_by_sitekey(sitekey)).floor == 2
 
 
+def test_sites_policy_requires_risk_ticket(tmp_path):
+    env = {"CHALLENGE_SERVICE_DATA_DIR": str(tmp_path)}
+    sitekey = _sitekey(tmp_path)
+
+    changed = cli(
+        "sites", "policy", sitekey, "--set", "require_risk_ticket=true", env=env
+    )
+
+    assert changed.returncode == 0, changed.stderr
+    store = SQLiteStore(tmp_path / "challenge-service.sqlite3")
+    policy = Policies(store).get(store.site_by_sitekey(sitekey))
+    assert policy.require_risk_ticket is True
+
+
 def test_sites_policy_reset(tmp_path):
     env = {"CHALLENGE_SERVICE_DATA_DIR": str(tmp_path)}
     sitekey = _sitekey(tmp_path)
@@ -117,6 +131,7 @@ def test_sites_policy_rejects_bad_values_unchanged(tmp_path):
         ("floor=one", "not JSON"),
         ("colour=1", "Unknown policy fields"),
         ("thresholds=[0.9, 0.1, 0.2, 0.3]", "thresholds"),
+        ('require_risk_ticket="yes"', "require_risk_ticket must be true or false"),
     ]:
         result = cli("sites", "policy", sitekey, "--set", change, env=env)
 

@@ -39,6 +39,7 @@ from openapi_contract import pass_all_steps
 from openapi_contract import post_answer
 from openapi_contract import post_body
 from openapi_contract import post_siteverify
+from tests.helpers import stored_rows
 
 TICKETS = "/api/v1/risk-tickets"
 
@@ -437,6 +438,37 @@ def test_old_envelope_without_field_passes(flow, service, contract, risk):
     passed = pass_all_steps(flow, old, contract)
 
     assert verify_success(flow, contract, passed["pass_token"])["risk_ticket"] is False
+
+
+@pytest.fixture
+def ticket_flow(client, store, clock) -> Flow:
+    """Return a flow on a site that requires a risk ticket with every request."""
+    return level_flow(client, store, clock, 0, require_risk_ticket=True)
+
+
+@pytest.mark.parametrize("ticket", [..., None, ""], ids=["absent", "null", "empty"])
+def test_issue_needs_ticket_when_site_requires_one(ticket_flow, app, contract, ticket):
+    extra = {} if ticket is ... else {"risk_ticket": ticket}
+    before = stored_rows(app)
+    response = ticket_flow.issue(**extra)
+
+    assert_error(response, 400, "invalid-risk-ticket", "risk_ticket", mentions="missing")
+    assert "data-risk-ticket" in response.get_json()["message"]
+    contract.check(response)
+    assert stored_rows(app) == before
+
+
+def test_issue_with_ticket_when_site_requires_one(ticket_flow, contract):
+    response = ticket_flow.issue(
+        action="cancel", risk_ticket=request_ticket(ticket_flow, action="cancel")
+    )
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    contract.check(response)
+    passed = pass_all_steps(ticket_flow, response.get_json(), contract)
+    body = verify_success(ticket_flow, contract, passed["pass_token"])
+    assert body["action"] == "cancel"
+    assert body["risk_ticket"] is True
 
 
 def booked_token(flow: Flow, contract: Contract, subject: str = "account-5812") -> str:

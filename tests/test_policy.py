@@ -195,7 +195,10 @@ def test_policy_rejects_out_of_range_fields(values, field):
 
 def test_policy_round_trips_through_dict():
     policy = SitePolicy(
-        floor=1, quotas={"book": (2, 604800)}, thresholds=(0.2, 0.4, 0.6, 0.8)
+        floor=1,
+        quotas={"book": (2, 604800)},
+        thresholds=(0.2, 0.4, 0.6, 0.8),
+        require_risk_ticket=True,
     )
 
     assert SitePolicy.from_dict(policy.to_dict()) == policy
@@ -260,6 +263,9 @@ def test_policy_rejects_times_in_wrong_unit(values):
         {"quotas": {"book": [2, 3600, 1]}},
         {"halves": {"replay": "two"}},
         {"halves": []},
+        {"require_risk_ticket": "true"},
+        {"require_risk_ticket": 1},
+        {"require_risk_ticket": None},
     ],
 )
 def test_policy_rejects_wrong_types(values):
