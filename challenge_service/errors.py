@@ -137,7 +137,8 @@ class TooEarly(ServiceError):
 
 
 class InvalidRiskTicket(ServiceError):
-    """Raised when a risk ticket is forged, expired or for another site or action."""
+    """Raised when a risk ticket is missing where the site requires one, forged,
+    expired, or for another site or action."""
 
     code = "invalid-risk-ticket"
 
