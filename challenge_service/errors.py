@@ -199,12 +199,21 @@ def error_response(
     return response
 
 
+def logged_route() -> str:
+    """Return the route of the current request, for the log.
+
+    A path contains what the client typed, such as a secret pasted in place
+    of a challenge id, so only the matched rule reaches the log.
+    """
+    rule = request.url_rule
+    return rule.rule if rule is not None else "(no route)"
+
+
 def _handle_service_error(error: ServiceError) -> Response:
     if error.status >= 500:
-        logger.error("%s on %r: %s", error.code, request.path, error.message)
+        logger.error("%s on %s: %s", error.code, logged_route(), error.message)
     else:
-        # %r escapes line breaks, so a crafted path cannot forge a log line.
-        logger.info("rejected %s on %r: %s", error.code, request.path, error.field)
+        logger.info("rejected %s on %s: %s", error.code, logged_route(), error.field)
 
     return error_response(
         error.status,
@@ -248,11 +257,11 @@ def log_unreadable_body(error: Exception, path: str) -> None:
     The server's exception repeats the bytes it could not parse, which may be
     a site secret or a pass token.
     """
-    logger.info("rejected an unreadable body on %r: %s", path, type(error).__name__)
+    logger.info("rejected an unreadable body on %s: %s", path, type(error).__name__)
 
 
 def _handle_unreadable_body(error: Exception) -> Response:
-    log_unreadable_body(error, request.path)
+    log_unreadable_body(error, logged_route())
     renderer = _PATH_RENDERERS.get(request.path)
 
     # Siteverify responds to a malformed body with 200, like its other failures.
@@ -265,12 +274,12 @@ def _handle_unreadable_body(error: Exception) -> Response:
 def log_unexpected(error: Exception, path: str) -> str:
     """Log an unexpected error under a new id and return the message for the client."""
     error_id = secrets.token_hex(6)
-    logger.error("unexpected error %s on %r", error_id, path, exc_info=error)
+    logger.error("unexpected error %s on %s", error_id, path, exc_info=error)
     return f"The service failed unexpectedly; quote error id {error_id} to the operator."
 
 
 def _handle_unexpected(error: Exception) -> Response:
-    message = log_unexpected(error, request.path)
+    message = log_unexpected(error, logged_route())
     renderer = _PATH_RENDERERS.get(request.path)
 
     if renderer is not None:

@@ -37,6 +37,10 @@ _ADDRESS = re.compile(
 #: line or a header, which may contain a secret or a pass token.
 _QUOTED_REQUEST = re.compile(r"""(:\s*)?['"].*""", re.DOTALL)
 
+#: The request target of gunicorn's "Error handling request" lines, whose
+#: path segments may hold what the client typed.
+_REQUEST_TARGET = re.compile(r"(Error handling request(?: [A-Z]+)?) /\S*")
+
 #: A query string in a request target that gunicorn logs.
 _QUERY = re.compile(r"""\?[^\s'"]*""")
 
@@ -48,6 +52,7 @@ class _RedactAddresses(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = _ADDRESS.sub("[address]", record.getMessage())
         message = _QUERY.sub("?[query]", message)
+        message = _REQUEST_TARGET.sub(r"\1 [path]", message)
         record.msg = _QUOTED_REQUEST.sub("", message)
         record.args = ()
         return True
@@ -92,6 +97,11 @@ def _write_json_error(client: socket.socket, status: int, reason: str, _: str) -
 
     gunicorn's message is left out: it repeats parts of the malformed request.
     """
+    # gunicorn sends 500 "Bad Request" for a header it refuses to take, such
+    # as SCRIPT_NAME: the client's fault, so 400.
+    if status == 500 and reason == "Bad Request":
+        status = 400
+
     code, message = _SERVER_ERRORS.get(
         status, ("internal-error", "The server failed to read the request; retry.")
     )

@@ -405,3 +405,14 @@ def test_wrong_method_error_is_readable_cross_origin(client):
 
     assert response.status_code == 405
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+
+
+def test_log_names_route_not_path(client, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO)
+    response = client.get("/api/v1/challenges/secret_PASTED_HERE/image?m=x")
+
+    assert response.status_code == 404
+    assert "/api/v1/challenges/<challenge_id>/image" in caplog.text
+    assert "secret_PASTED_HERE" not in caplog.text

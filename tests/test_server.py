@@ -317,3 +317,12 @@ def test_rejected_request_text_not_logged(service, request_bytes):
     assert status == 400
     assert "Invalid request from ip=[address]" in service.output()
     assert "SECRET-IN" not in service.output()
+
+
+def test_refused_header_is_client_error(service):
+    status, headers, body = _raw_response(
+        service, b"GET /healthz HTTP/1.1\r\nHost: x\r\nSCRIPT_NAME: /elsewhere\r\n\r\n"
+    )
+
+    assert status == 400
+    assert json.loads(body)["error"] == "bad-request"

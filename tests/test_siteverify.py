@@ -472,3 +472,40 @@ def test_malformed_multipart_is_bad_request(client):
 
     assert response.get_json()["error-codes"] == ["bad-request"]
     assert "multipart" in response.get_json()["message"]
+
+
+def _multipart(fields: dict[str, bytes]) -> bytes:
+    parts = [
+        b'--B\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (name.encode(), value)
+        for name, value in fields.items()
+    ]
+    return b"".join(parts) + b"--B--\r\n"
+
+
+def test_short_multipart_does_not_spend_token(flow):
+    import io
+
+    token = flow.pass_token()
+    body = _multipart({"secret": flow.secret.encode(), "response": token.encode()})
+    response = flow.client.post(
+        "/api/v1/siteverify",
+        environ_overrides={
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_TYPE": "multipart/form-data; boundary=B",
+            "CONTENT_LENGTH": str(len(body) + 20),
+        },
+    )
+
+    assert response.get_json()["error-codes"] == ["bad-request"]
+    assert "Content-Length" in response.get_json()["message"]
+    assert flow.verify(token)["success"] is True
+
+
+@pytest.mark.parametrize("value", [b"\xff", b"\xed\xa0\x80"])
+def test_multipart_not_utf8_is_bad_request(flow, value):
+    body = _multipart({"secret": value, "response": flow.pass_token().encode()})
+    response = _post_raw(flow.client, body, "multipart/form-data; boundary=B")
+
+    assert response.get_json()["error-codes"] == ["bad-request"]
+    assert "UTF-8" in response.get_json()["message"]

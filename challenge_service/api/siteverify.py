@@ -134,14 +134,24 @@ def _body_fields() -> dict[str, Any]:
         return _parse(FORM, _read())
 
     if request.mimetype == "multipart/form-data":
+        # Reading the body first checks its length, and Werkzeug then parses
+        # the form from the bytes read.
+        data = _read()
         fields = request.form.to_dict(flat=True)
 
         # Werkzeug reads a malformed multipart body as one without fields.
-        if not fields and not request.files and (request.content_length or 0) > 0:
+        if not fields and not request.files and data:
             raise _Rejected(
                 "bad-request",
                 "The multipart body has no readable field; check its boundary,"
                 " or send the fields form-encoded.",
+            )
+
+        # Werkzeug replaces bytes that are not UTF-8 in a multipart field.
+        if any("\ufffd" in value for value in fields.values()):
+            raise _Rejected(
+                "bad-request",
+                "A multipart field is not valid UTF-8; encode every field as UTF-8.",
             )
 
         return fields

@@ -16,10 +16,12 @@ from flask import request
 from flask import Response
 from flask import send_from_directory
 from flask import url_for
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.exceptions import HTTPException
 
 from ..api.assets import asset_root
 from ..errors import log_unreadable_body
+from ..errors import logged_route
 from ..errors import UNREADABLE_BODY
 from . import messages
 from .booking import check_fields
@@ -86,6 +88,17 @@ def book_form() -> Response:
 def book() -> tuple[str, int]:
     """Check the form and the pass token, then take a place in the slot."""
     lang = _lang()
+
+    # A body shorter than its Content-Length may still parse, and would
+    # book a slot under a truncated name.
+    try:
+        data = request.get_data(cache=True)
+    except ClientDisconnected:
+        data = b""
+
+    if len(data) < (request.content_length or 0):
+        return _error_page(400)
+
     form = request.form.to_dict(flat=True)
     slot_book = _slot_book()
     rejections = check_fields(form, slot_book)
@@ -211,10 +224,10 @@ def http_error(error: HTTPException) -> Response:
 def unexpected_error(error: Exception) -> tuple[str, int]:
     """Log an unexpected error and show a generic page."""
     if isinstance(error, UNREADABLE_BODY):
-        log_unreadable_body(error, request.path)
+        log_unreadable_body(error, logged_route())
         return _error_page(400)
 
-    logger.exception("unexpected error on %s %s", request.method, request.path)
+    logger.exception("unexpected error on %s %s", request.method, logged_route())
     return _error_page(500)
 
 

@@ -6,6 +6,7 @@ import json
 import re
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 from html.parser import HTMLParser
 
@@ -329,6 +330,36 @@ def test_malformed_chunks_give_400_and_log_nothing(demo_server) -> None:
     assert "Chunk Girard" not in log
     assert "Chunk+Girard" not in log
     assert "chunk-token" not in log
+
+
+def test_short_body_books_nothing(demo_server, pass_token) -> None:
+    from urllib.parse import urlsplit
+
+    address = urlsplit(demo_server.demo_url)
+    token = pass_token()
+    body = f"name=Nina+Roy&slot=lundi-1800&challenge-response={token}".encode()
+    request = (
+        b"POST /demo/book HTTP/1.1\r\nHost: x\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (len(body) + 20)
+    ) + body
+
+    with socket.create_connection((address.hostname, address.port), timeout=10) as client:
+        client.sendall(request)
+        client.shutdown(socket.SHUT_WR)
+        answer = b""
+
+        while chunk := client.recv(65536):
+            answer += chunk
+
+    assert answer.split()[1] == b"400"
+    assert "Nina Roy" not in answer.decode(errors="replace")
+    # The token stays unspent, so the portal's next full request can use it.
+    fields = urllib.parse.urlencode({"secret": demo_server.secret, "response": token})
+    with urllib.request.urlopen(
+        demo_server.service_url + "/api/v1/siteverify", fields.encode(), timeout=10
+    ) as response:
+        assert json.loads(response.read())["success"] is True
 
 
 def test_service_down_gives_503(tmp_path) -> None:
