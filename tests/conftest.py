@@ -121,6 +121,17 @@ class Flow:
             headers={"Origin": origin},
         )
 
+    def switch_to_wait(self, challenge: dict):
+        """Replace a step with a wait, as the widget's "wait instead" does."""
+        return self.client.post(
+            f"/api/v1/challenges/{challenge['challenge_id']}/replace",
+            json={
+                "envelope": challenge["envelope"],
+                "alternative": {"kind": "timing", "mode": "wait"},
+            },
+            headers={"Origin": ORIGIN},
+        )
+
     def pass_token(self, action: str = "book") -> str:
         issued = self.issue(action).get_json()
         return self.answer(issued).get_json()["pass_token"]

@@ -248,7 +248,7 @@ def _chunked_request(path: str, content_type: str, body: bytes) -> bytes:
 @pytest.mark.parametrize(
     ("path", "content_type", "expected_status"),
     [
-        # Siteverify answers malformed bodies with 200, like its other failures.
+        # Siteverify responds to malformed bodies with 200, like its other failures.
         ("/api/v1/siteverify", "application/x-www-form-urlencoded", 200),
         ("/api/v1/challenges", "application/json", 400),
     ],

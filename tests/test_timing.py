@@ -133,14 +133,7 @@ def test_bad_timing_answers_rejected(flow, timed, answer):
 
 
 def test_switch_to_wait(flow, clock, timed):
-    response = flow.client.post(
-        f"/api/v1/challenges/{timed['challenge_id']}/replace",
-        json={
-            "envelope": timed["envelope"],
-            "alternative": {"kind": "timing", "mode": "wait"},
-        },
-        headers={"Origin": ORIGIN},
-    )
+    response = flow.switch_to_wait(timed)
     waiting = response.get_json()
 
     assert response.status_code == 201
@@ -153,14 +146,7 @@ def test_switch_to_wait(flow, clock, timed):
 
 
 def test_switch_spends_the_old_challenge(flow, clock, timed):
-    flow.client.post(
-        f"/api/v1/challenges/{timed['challenge_id']}/replace",
-        json={
-            "envelope": timed["envelope"],
-            "alternative": {"kind": "timing", "mode": "wait"},
-        },
-        headers={"Origin": ORIGIN},
-    )
+    flow.switch_to_wait(timed)
     clock.advance(5)
 
     response = _send(flow, timed, {"held_ms": 5000, "input": "key"})
@@ -349,7 +335,7 @@ def test_wording_offset_follows_key():
 def test_wording_kept_across_epoch_change(client, store, clock, name):
     flow = _worded_flow(client, store, clock, name)
     # The proof of work takes 0.4 s, so the step is issued 1 s before the
-    # epoch ends and answered after it.
+    # epoch ends, and its answer arrives after it.
     clock.advance(DAY - clock() % DAY - 1.4)
     before = _second_step(flow, name)
     clock.advance(1.5)
@@ -378,14 +364,7 @@ def test_fresh_wait_keeps_policy_length(app, flow, clock):
     waiting = _send(flow, hold, {"held_ms": hold["challenge"]["hold_ms"]}).get_json()
     assert waiting["challenge"]["wait_ms"] == 40_000
 
-    response = flow.client.post(
-        f"/api/v1/challenges/{waiting['challenge_id']}/replace",
-        json={
-            "envelope": waiting["envelope"],
-            "alternative": {"kind": "timing", "mode": "wait"},
-        },
-        headers={"Origin": ORIGIN},
-    )
+    response = flow.switch_to_wait(waiting)
 
     assert response.status_code == 201
     assert response.get_json()["challenge"]["wait_ms"] == 40_000

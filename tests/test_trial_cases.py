@@ -154,14 +154,7 @@ def test_short_lifetime_leaves_time_after_wait(tmp_path):
     image = flow.answer(issued).get_json()
     # Issued 0.4 s later, so 9 whole seconds are left of its 10.
     assert image["expires_in"] == 9
-    waiting = flow.client.post(
-        f"/api/v1/challenges/{image['challenge_id']}/replace",
-        json={
-            "envelope": image["envelope"],
-            "alternative": {"kind": "timing", "mode": "wait"},
-        },
-        headers={"Origin": ORIGIN},
-    ).get_json()
+    waiting = flow.switch_to_wait(image).get_json()
 
     assert waiting["challenge"]["wait_ms"] == 12_000
     assert waiting["expires_in"] >= 12
