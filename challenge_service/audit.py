@@ -37,6 +37,10 @@ class AuditLog:
             collections.deque(maxlen=MAX_QUEUED)
         )
         self._lock = threading.Lock()
+        #: Held for a whole write, so that a flush returns only after the
+        #: events queued before it are stored, even those that the thread
+        #: had taken and was writing, at exit too.
+        self._write_lock = threading.Lock()
         self._dropped = 0
         #: Whether the last write failed; then only the interval retries it.
         self._failing = False
@@ -63,8 +67,17 @@ class AuditLog:
         if queued >= EARLY_FLUSH and not self._failing:
             self._thread.wake()
 
+    def pending(self) -> int:
+        """Return how many events wait in the queue."""
+        with self._lock:
+            return len(self._queue)
+
     def flush(self) -> int:
         """Write the queued events; return how many were written."""
+        with self._write_lock:
+            return self._write_queued()
+
+    def _write_queued(self) -> int:
         with self._lock:
             batch = list(self._queue)
             self._queue.clear()
@@ -86,7 +99,13 @@ class AuditLog:
             self._failing = True
 
             # Keep the batch for the next attempt, in front of newer events.
+            # A full queue drops the newest, and counts them as dropped.
             with self._lock:
+                overflow = len(self._queue) + len(batch) - MAX_QUEUED
+
+                if overflow > 0:
+                    self._dropped += overflow
+
                 self._queue.extendleft(reversed(batch))
 
             logger.warning(

@@ -92,6 +92,9 @@ class Visitors:
         self._pending: list[tuple[str, str, int, float, int]] = []
         self._pending_counts: dict[tuple[str, str, int], int] = {}
         self._lock = threading.Lock()
+        #: Held for a whole write, as in the audit log: a flush at exit
+        #: waits for the thread's write instead of cutting it off.
+        self._write_lock = threading.Lock()
         self._thread = PeriodicTask(
             "counters", self.flush, flush_ms / 1000, on_start=self._drop_pending
         )
@@ -188,6 +191,10 @@ class Visitors:
 
     def flush(self) -> int:
         """Add the pending counts to the store; return how many events were added."""
+        with self._write_lock:
+            return self._write_pending()
+
+    def _write_pending(self) -> int:
         with self._lock:
             pending, self._pending = self._pending, []
             flushed, self._pending_counts = self._pending_counts, {}

@@ -89,6 +89,39 @@ def test_burst_written_before_interval(store, clock, caplog):
     assert stored == total
 
 
+def test_flush_waits_for_the_write_in_progress(store, clock):
+    import sqlite3
+    import threading
+    import time
+
+    from challenge_service.audit import EARLY_FLUSH
+
+    audit = AuditLog(store, flush_ms=600_000)
+    # Another connection holds the write lock, so the thread's write waits.
+    blocker = sqlite3.connect(
+        store.path, isolation_level=None, check_same_thread=False
+    )
+    blocker.execute("BEGIN IMMEDIATE")
+
+    for index in range(EARLY_FLUSH):
+        audit.record({"event": "verify", "site_id": 5}, clock() + index / 1000)
+
+    # The queue empties when the woken thread takes the batch.
+    deadline = time.monotonic() + 5
+
+    while audit.pending() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    assert audit.pending() == 0
+    release = threading.Timer(0.3, blocker.rollback)
+    release.start()
+    audit.flush()
+    release.join()
+    blocker.close()
+
+    assert len(store.events(0, clock() + EARLY_FLUSH, 10_000, site_id=5)) == EARLY_FLUSH
+
+
 def test_batched_counts_reach_store_on_flush(store, clock):
     from challenge_service.signals import Visitors
 
