@@ -89,7 +89,7 @@ def test_burst_written_before_interval(store, clock, caplog):
     assert stored == total
 
 
-def test_flush_waits_for_the_write_in_progress(store, clock):
+def test_flush_waits_for_thread_write(store, clock):
     import sqlite3
     import threading
     import time
