@@ -23,6 +23,7 @@ from .background import PeriodicTask
 from .errors import StoreUnavailable
 from .policy import Signals
 from .storage import Store
+from .storage.base import bucket_index
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,28 @@ COUNTERS = {
     "fast-answer": "fast-answer",
     "replay": "replay",
 }
+
+
+#: Counters read for a network with each challenge request: its rate, then
+#: the signals that its answers and tokens raised.
+_NETWORK_NAMES = tuple(
+    COUNTERS[code]
+    for code in ("network-rate", "wrong-answers", "fast-solve", "fast-answer", "replay")
+)
+
+
+def _signals(hit_counts: list[int], read_counts: list[int], subject: bool) -> Signals:
+    """Return the signals of counts in the order of ``observe``'s counters."""
+    wrong, fast_solve, fast_answer, replay = read_counts
+    return Signals(
+        network_rate=hit_counts[0],
+        site_rate=hit_counts[1],
+        subject_rate=hit_counts[2] if subject else 0,
+        wrong_answers=wrong,
+        fast_solve=fast_solve,
+        fast_answer=fast_answer,
+        replay=replay,
+    )
 
 
 def load_hash_key(store: Store) -> bytes:
@@ -89,7 +112,9 @@ class Visitors:
         self.store = store
         self._key = key
         self.flush_ms = flush_ms
-        self._pending: list[tuple[str, str, int, float, int]] = []
+        #: Events not yet written, by counter and bucket: the time of the
+        #: first, which places the sum in its bucket, and their number.
+        self._pending: dict[tuple[str, str, int, int], list] = {}
         self._pending_counts: dict[tuple[str, str, int], int] = {}
         self._lock = threading.Lock()
         #: Held for a whole write, as in the audit log: a flush at exit
@@ -127,67 +152,69 @@ class Visitors:
         now: float,
     ) -> Signals:
         """Count one challenge request and return the signals around it."""
+        if self.flush_ms:
+            return self._observe_batched(site_id, network, subject, window, now)
+
         hits = [("net", network, window), ("site", str(site_id), SITE_WINDOW)]
 
         if subject is not None:
             hits.append(("subject", subject, window))
 
-        reads = [
-            (COUNTERS[code], network, window)
-            for code in ("wrong-answers", "fast-solve", "fast-answer", "replay")
-        ]
-        if self.flush_ms:
-            hit_counts, read_counts = self._observe_batched(hits, reads, now)
-        else:
-            hit_counts, read_counts = self.store.observe(hits, reads, now)
-
-        wrong, fast_solve, fast_answer, replay = read_counts
-        return Signals(
-            network_rate=hit_counts[0],
-            site_rate=hit_counts[1],
-            subject_rate=hit_counts[2] if subject is not None else 0,
-            wrong_answers=wrong,
-            fast_solve=fast_solve,
-            fast_answer=fast_answer,
-            replay=replay,
-        )
+        reads = [(name, network, window) for name in _NETWORK_NAMES[1:]]
+        hit_counts, read_counts = self.store.observe(hits, reads, now)
+        return _signals(hit_counts, read_counts, subject is not None)
 
     def _observe_batched(
         self,
-        hits: list[tuple[str, str, int]],
-        reads: list[tuple[str, str, int]],
+        site_id: int,
+        network: str,
+        subject: str | None,
+        window: int,
         now: float,
-    ) -> tuple[list[int], list[int]]:
+    ) -> Signals:
         self._thread.ensure_started()
-        # The site's rate only sets a floor for bursts of hundreds a minute,
-        # so a value read in the last second serves. That spares one query.
-        site_counter = hits[1]
-        cached = self._site_rates.get(site_counter)
-        fresh = cached is not None and cached[1] > time.monotonic()
-        requested = [hit for hit in hits if not (fresh and hit == site_counter)]
-        _, counts = self.store.observe([], requested + reads, now)
-        stored = dict(zip(requested, counts, strict=False))
+        # A challenge request reads the network's counters in one query and
+        # writes nothing: its own events wait in the pending counts.
+        network_counts = self.store.count_names(_NETWORK_NAMES, network, window, now)
+        site_counter = ("site", str(site_id), SITE_WINDOW)
+        hits = [
+            (("net", network, window), network_counts[0]),
+            (site_counter, self._stored_site_rate(site_counter, now)),
+        ]
 
-        if fresh:
-            stored[site_counter] = cached[0]
-        else:
-            self._site_rates[site_counter] = (
-                stored[site_counter],
-                time.monotonic() + SITE_RATE_CACHE_SECONDS,
-            )
+        if subject is not None:
+            stored = self.store.count("subject", subject, window, now)
+            hits.append((("subject", subject, window), stored))
+
+        hit_counts = []
 
         with self._lock:
-            hit_counts = [
-                stored[counter] + self._pending_counts.get(counter, 0) + 1
-                for counter in hits
-            ]
+            for counter, stored in hits:
+                pending = self._pending_counts.get(counter, 0) + 1
+                self._pending_counts[counter] = pending
+                hit_counts.append(stored + pending)
+                # Events of one counter and bucket are written as one sum.
+                bucket = (*counter, bucket_index(counter[2], now))
+                entry = self._pending.get(bucket)
 
-            for name, key, window in hits:
-                self._pending.append((name, key, window, now, 1))
-                counter = (name, key, window)
-                self._pending_counts[counter] = self._pending_counts.get(counter, 0) + 1
+                if entry is None:
+                    self._pending[bucket] = [now, 1]
+                else:
+                    entry[1] += 1
 
-        return hit_counts, counts[len(requested) :]
+        return _signals(hit_counts, network_counts[1:], subject is not None)
+
+    def _stored_site_rate(self, counter: tuple[str, str, int], now: float) -> int:
+        # The site's rate only sets a floor for bursts of hundreds a minute,
+        # so a value read in the last second serves. That spares one query.
+        cached = self._site_rates.get(counter)
+
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+
+        count = self.store.count(*counter, now)
+        self._site_rates[counter] = (count, time.monotonic() + SITE_RATE_CACHE_SECONDS)
+        return count
 
     def flush(self) -> int:
         """Add the pending counts to the store; return how many events were added."""
@@ -196,7 +223,7 @@ class Visitors:
 
     def _write_pending(self) -> int:
         with self._lock:
-            pending, self._pending = self._pending, []
+            pending, self._pending = self._pending, {}
             flushed, self._pending_counts = self._pending_counts, {}
 
             # A cached site rate must keep counting what leaves the pending
@@ -207,20 +234,26 @@ class Visitors:
                 if added:
                     self._site_rates[counter] = (count + added, expires)
 
-        if pending:
+        counts = [
+            (name, key, window, now, amount)
+            for (name, key, window, _), (now, amount) in pending.items()
+        ]
+        events = sum(entry[4] for entry in counts)
+
+        if counts:
             try:
-                self.store.add_counts(pending)
+                self.store.add_counts(counts)
             except StoreUnavailable as error:
                 # Counts are signals, not records: losing a batch while the
                 # store is down only makes the policy milder for a moment.
-                logger.warning("dropped %d counted requests: %s", len(pending), error)
+                logger.warning("dropped %d counted requests: %s", events, error)
                 return 0
 
-        return len(pending)
+        return events
 
     def _drop_pending(self) -> None:
         # A forked worker must not write the master's pending counts again.
-        self._pending = []
+        self._pending = {}
         self._pending_counts = {}
 
     def note(self, code: str, network: str, window: int, now: float) -> None:

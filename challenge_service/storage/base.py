@@ -106,6 +106,11 @@ class CounterSpan:
     expires_ms: int
 
 
+def bucket_index(window: int, now: float) -> int:
+    """Return the index of the bucket of a ``window``-second counter that contains ``now``."""
+    return math.floor(now * 1000) // (window * 1000 // COUNTER_BUCKETS)
+
+
 def counter_span(window: int, now: float) -> CounterSpan:
     """Return the buckets of a ``window``-second counter read at ``now``.
 
@@ -372,6 +377,22 @@ class StoreBase:
         _validate_counter(name, key, window, now)
         return self._count(name, key, window, counter_span(window, now))
 
+    def count_names(
+        self, names: tuple[str, ...], key: str, window: int, now: float
+    ) -> list[int]:
+        """Count counters of one key and window; see :meth:`Store.count_names`."""
+        validate_time(now, "now")
+
+        for name in names:
+            _validate_counter_key(name, key, window)
+
+        return self._count_names(names, key, window, counter_span(window, now))
+
+    def _count_names(
+        self, names: tuple[str, ...], key: str, window: int, span: CounterSpan
+    ) -> list[int]:
+        return self._observe([], [(name, key, window, span) for name in names])[1]
+
     def observe(
         self,
         hits: list[tuple[str, str, int]],
@@ -425,7 +446,7 @@ class StoreBase:
         for name, key, window, now, amount in counts:
             _validate_counter(name, key, window, now)
             _validate_int(amount, "amount", 1, MAX_HIT_AMOUNT)
-            current = math.floor(now * 1000) // (window * 1000 // COUNTER_BUCKETS)
+            current = bucket_index(window, now)
             span = spans.get((window, current))
 
             if span is None:
@@ -679,6 +700,15 @@ class Store(Protocol):
         for at least ``window`` seconds and for less than ``window * 1.1``
         seconds. Events timed after ``now``, as another instance whose clock
         runs ahead may record them, are counted too. It only reads.
+        """
+
+    def count_names(
+        self, names: tuple[str, ...], key: str, window: int, now: float
+    ) -> list[int]:
+        """Return the counts of the counters ``names`` of one key and window.
+
+        Each count is the one :meth:`count` returns, and all come from one
+        query or round trip.
         """
 
     def take_quota(

@@ -15,6 +15,7 @@ as soon as the previous one is done. In a test of two processes this cut the
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -445,16 +447,20 @@ class SQLiteStore(StoreBase):
         totals: dict[tuple[str, str, int], int] = {}
 
         for (key, window, first), names in groups.items():
-            marks = ", ".join("?" * len(names))
-            rows = connection.execute(
-                "SELECT name, SUM(count) FROM counter_buckets WHERE key = ?"
-                f" AND window_seconds = ? AND name IN ({marks}) AND bucket >= ?"
-                " GROUP BY name",
-                (key, window, *names, first),
-            ).fetchall()
-            totals.update({(name, key, window): total for name, total in rows})
+            sums = _sum_names(connection, names, key, window, first)
+            totals.update({(name, key, window): total for name, total in sums.items()})
 
         return [totals.get((name, key, window), 0) for name, key, window, _ in reads]
+
+    def _count_names(
+        self, names: tuple[str, ...], key: str, window: int, span: CounterSpan
+    ) -> list[int]:
+        try:
+            sums = _sum_names(self._connection(), names, key, window, span.first)
+        except (sqlite3.Error, OSError) as error:
+            raise self._unavailable(error) from error
+
+        return [sums.get(name, 0) for name in names]
 
     def _count(self, name: str, key: str, window: int, span: CounterSpan) -> int:
         rows = self._query(
@@ -640,3 +646,28 @@ def _site_from_row(row: tuple) -> Site:
         demo=bool(row[8]),
         default_level=row[9],
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _sum_names_sql(count: int) -> str:
+    marks = ", ".join("?" * count)
+    return (
+        "SELECT name, SUM(count) FROM counter_buckets WHERE key = ?"
+        f" AND window_seconds = ? AND name IN ({marks}) AND bucket >= ?"
+        " GROUP BY name"
+    )
+
+
+def _sum_names(
+    connection: sqlite3.Connection,
+    names: Sequence[str],
+    key: str,
+    window: int,
+    first: int,
+) -> dict[str, int]:
+    """Return the sum of each named counter of one key and window from ``first``.
+
+    A counter without events in the window is missing from the result.
+    """
+    sql = _sum_names_sql(len(names))
+    return dict(connection.execute(sql, (key, window, *names, first)).fetchall())

@@ -58,6 +58,37 @@ def test_observe_rejects_bad_counters(store, hits):
     assert store.count("net", "k", 60, NOW) == 0
 
 
+def test_count_names_matches_count(store):
+    store.hit("net", "d", 600, NOW, amount=4)
+    store.hit("replay", "d", 600, NOW)
+    store.hit("replay", "other", 600, NOW, amount=9)
+    store.hit("net", "d", 60, NOW, amount=7)
+
+    counts = store.count_names(("net", "wrong", "replay"), "d", 600, NOW + 1)
+
+    assert counts == [4, 0, 1]
+    assert counts == [store.count(name, "d", 600, NOW + 1) for name in ("net", "wrong", "replay")]
+
+
+def test_count_names_skips_past_window(store):
+    store.hit("net", "e", 60, NOW)
+
+    assert store.count_names(("net",), "e", 60, NOW + 67) == [0]
+
+
+@pytest.mark.parametrize(
+    ("names", "key", "window"),
+    [
+        (("net", "bad name!"), "k", 60),
+        (("net",), "", 60),
+        (("net",), "k", 0),
+    ],
+)
+def test_count_names_rejects_bad_counters(store, names, key, window):
+    with pytest.raises(ValueError):
+        store.count_names(names, key, window, NOW)
+
+
 def test_setting_reads_stored_value(store):
     assert store.setting("policy:x") is None
 
