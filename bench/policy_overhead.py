@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +64,21 @@ def _cli(*args: str, env: dict[str, str]) -> str:
     ).stdout
 
 
+def _workers(server_id: int, expected: int) -> list[int]:
+    """Return the worker process ids of a server, once all ``expected`` run."""
+    deadline = time.monotonic() + 20
+
+    while time.monotonic() < deadline:
+        found = children(server_id)
+
+        if len(found) >= expected:
+            return found
+
+        time.sleep(0.1)
+
+    raise RuntimeError(f"the server started {len(found)} of {expected} workers")
+
+
 def measure(adaptive: bool, load: WrkSettings, workers: int, addresses: int) -> dict:
     """Serve a fresh store and load its challenge endpoint; return wrk's figures."""
     with tempfile.TemporaryDirectory() as folder:
@@ -89,7 +105,8 @@ def measure(adaptive: bool, load: WrkSettings, workers: int, addresses: int) -> 
         port = free_port()
         server = start_server(service_command(port, workers, Path(folder)), port, env)
         # CPU per request is steadier than throughput on a shared machine.
-        worker_ids = children(server.pid)
+        # The server answers once its first worker runs, so wait for all.
+        worker_ids = _workers(server.pid, workers)
         cpu_before = sum(cpu_seconds(pid) for pid in worker_ids)
 
         try:
