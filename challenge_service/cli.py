@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import signal
@@ -31,6 +32,8 @@ from .sites import create_site
 from .sites import rotate_secret
 from .storage import open_store
 from .storage import Store
+from .storage.base import MAX_EVENTS_LIMIT
+from .storage.base import validate_time
 
 DEMO_SITE_FILE = "demo-site.json"
 DEMO_HOSTNAMES = ["localhost", "127.0.0.1"]
@@ -431,6 +434,107 @@ def keys_retire(force: bool, data_dir: Path | None) -> None:
         f"No key can be retired yet: values signed with {older_keys} may still"
         " be alive. Retry later, or use --force after a leak."
     )
+
+
+def _parse_time(value: str, option: str) -> float:
+    """Return an ISO 8601 date or date and time as Unix seconds, UTC if unzoned."""
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 date or date and time; write"
+            " 2026-12-05 or 2026-12-05T08:00:00Z.",
+            param_hint=option,
+        ) from None
+
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+
+    timestamp = parsed.timestamp()
+
+    try:
+        validate_time(timestamp, option)
+    except ValueError:
+        # Only dates after the year 5000 are out of the store's range.
+        raise click.BadParameter(
+            f"{value!r} is later than the audit trail can store; write a date"
+            " before the year 5000.",
+            param_hint=option,
+        ) from None
+
+    return timestamp
+
+
+def _event_time(timestamp: float) -> str:
+    """Return an event's time as ISO 8601 in UTC, to the millisecond."""
+    moment = datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@main.command()
+@click.option("--site", "sitekey", help="Only the events of this site key.")
+@click.option(
+    "--since",
+    help="ISO 8601 date or date and time, UTC unless zoned [default: 24 hours ago].",
+)
+@click.option(
+    "--until", help="ISO 8601 date or date and time, UTC unless zoned [default: now]."
+)
+@click.option(
+    "--limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(1, MAX_EVENTS_LIMIT),
+    help="Maximum number of events to print.",
+)
+@_data_dir_option
+def audit(
+    sitekey: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    data_dir: Path | None,
+) -> None:
+    """Print audit events as JSON lines, oldest first.
+
+    Each line is one challenge request, answer or verification, with its
+    time, site id, action, level, reason codes and outcome, and keyed hashes
+    of the network and subject, never their raw values.
+    """
+    now = time.time()
+    start = now - 86400 if since is None else _parse_time(since, "--since")
+    end = now if until is None else _parse_time(until, "--until")
+
+    if start > end:
+        raise click.BadParameter(
+            "--since is after --until; swap them.", param_hint="--since"
+        )
+
+    store = _store(data_dir)
+    site_id = None
+
+    if sitekey is not None:
+        site = store.site_by_sitekey(sitekey)
+
+        if site is None:
+            raise click.ClickException(
+                f"No site has the site key {sitekey!r}; see `sites list`."
+            )
+
+        site_id = site.id
+
+    events = store.events(start, end, limit, site_id=site_id)
+
+    for event in events:
+        click.echo(json.dumps({**event, "time": _event_time(event["time"])}))
+
+    if len(events) == limit:
+        click.echo(
+            f"Printed the first {limit} events. To read on, rerun with --since"
+            f" {_event_time(events[-1]['time'])}; events of that exact time print"
+            " again.",
+            err=True,
+        )
 
 
 @main.command()

@@ -247,6 +247,7 @@ class ChallengeService:
             action,
             clock_now,
             outcome="issued",
+            risk_ticket=ticket is not None,
             portal_reasons=portal_reasons,
             level=decision.level,
             reasons=list(decision.reasons),
@@ -798,6 +799,7 @@ class ChallengeService:
             outcome="success",
             level=token["level"],
             reasons=result["reasons"],
+            risk_ticket=result["risk_ticket"],
         )
         logger.debug("verified site=%s level=%s", site.id, token["level"])
         return result

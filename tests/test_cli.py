@@ -217,3 +217,71 @@ def test_sites_add_rejects_bad_hostnames(tmp_path, hostname, message):
 
     assert result.exit_code == 2
     assert message in result.output
+
+
+def _audited_store(tmp_path):
+    """Return a store with two sites' events and the first site's key."""
+    created = _add(tmp_path, "localhost")
+    other = _add(tmp_path, "rink.example.fr")
+    store = SQLiteStore(tmp_path / DATABASE_NAME)
+    first = store.site_by_sitekey(created["sitekey"])
+    second = store.site_by_sitekey(other["sitekey"])
+    # At 2026-12-05T08:00:00Z, then 1 s and 2.25 s later.
+    store.record_event({"event": "challenge", "site_id": first.id}, 1_796_457_600.0)
+    store.record_event({"event": "verify", "site_id": second.id}, 1_796_457_601.0)
+    store.record_event({"event": "answer", "site_id": first.id}, 1_796_457_602.25)
+    return created["sitekey"]
+
+
+def test_audit_prints_site_events(tmp_path):
+    sitekey = _audited_store(tmp_path)
+
+    result = _run(
+        "audit",
+        "--site",
+        sitekey,
+        "--since",
+        "2026-12-05",
+        "--until",
+        "2026-12-05T09:00:05+01:00",
+        "--data-dir",
+        str(tmp_path),
+    )
+
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["event"] for line in lines] == ["challenge", "answer"]
+    assert lines[1]["time"] == "2026-12-05T08:00:02.250Z"
+
+
+def test_audit_limit_tells_how_to_read_on(tmp_path):
+    _audited_store(tmp_path)
+
+    result = CliRunner().invoke(
+        main,
+        ["audit", "--since", "2026-12-05", "--until", "2026-12-06", "--limit", "2"]
+        + ["--data-dir", str(tmp_path)],
+    )
+
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == 2
+    assert "--since 2026-12-05T08:00:01.000Z" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--since", "yesterday"], "'yesterday' is not an ISO 8601 date"),
+        (["--until", "9999-01-01"], "before the year 5000"),
+        (["--since", "2026-12-06", "--until", "2026-12-05"], "--since is after"),
+        (["--site", "site_unknown"], "No site has the site key 'site_unknown'"),
+        (["--limit", "0"], "0 is not in the range"),
+    ],
+)
+def test_audit_rejects_bad_options(tmp_path, options, message):
+    _audited_store(tmp_path)
+
+    result = CliRunner().invoke(main, ["audit", *options, "--data-dir", str(tmp_path)])
+
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output

@@ -379,11 +379,8 @@ def test_every_verify_outcome_is_audited(app, flow, clock):
     clock.advance(400)
     flow.verify(token)
 
-    outcomes = [
-        e["outcome"]
-        for e in store.events(0, clock() + 1, 100)
-        if e["event"] == "verify"
-    ]
+    events = store.events(0, clock() + 1, 100)
+    outcomes = [e["outcome"] for e in events if e["event"] == "verify"]
 
     assert outcomes == [
         "success",
@@ -391,6 +388,9 @@ def test_every_verify_outcome_is_audited(app, flow, clock):
         "invalid-input-response",
         "expired-input-response",
     ]
+    # The flow ran without a risk ticket, and the trail records that.
+    assert events[0]["risk_ticket"] is False
+    assert events[2]["risk_ticket"] is False
 
 
 def test_duplicate_verify_does_not_use_quota(app, flow, clock):
@@ -463,6 +463,8 @@ def test_audit_records_decisions_without_raw_data(app, flow, clock, caplog):
     assert events[0]["level"] == 4
     assert "portal-risk" in events[0]["reasons"]
     assert events[2]["outcome"] == "success"
+    assert events[0]["risk_ticket"] is True
+    assert events[2]["risk_ticket"] is True
     assert "127.0.0.1" not in text
     assert "household-42" not in text
     assert flow.secret not in text
