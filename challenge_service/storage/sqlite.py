@@ -180,9 +180,14 @@ class SQLiteStore(StoreBase):
         if connection is not None and self._local.pid == os.getpid():
             return connection
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Only the constructor creates the file, private and with its schema.
+        # If the file is deleted later, new connections fail instead of
+        # creating an empty database with the umask's mode.
         connection = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None
+            f"{self.path.resolve().as_uri()}?mode=rw",
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
         )
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
@@ -196,7 +201,15 @@ class SQLiteStore(StoreBase):
         # file gone) becomes a retryable 503, and the next call reconnects.
         # The driver's text can name the file, so it goes to the log only.
         self._local.connection = None
-        logger.warning("SQLite store failed: %s", error)
+
+        if not self.path.exists():
+            logger.error(
+                "SQLite store failed: the database file %s is missing; restore it"
+                " from a backup, or restart the service to start an empty one",
+                self.path,
+            )
+        else:
+            logger.warning("SQLite store failed: %s", error)
         return StoreUnavailable("The store failed; retry shortly.", retry_after=1)
 
     @contextmanager

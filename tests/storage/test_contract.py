@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 import os
 import stat
+import threading
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -375,6 +377,27 @@ class TestSQLiteStore:
         assert second.consume("challenge", "id-1", expires_at()) is False
 
 
+    def test_deleted_file_not_recreated(self, tmp_path, caplog):
+        path = tmp_path / "store.sqlite3"
+        store = SQLiteStore(path)
+
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+        # A new thread opens a new connection, as a new worker thread would.
+        errors = []
+        thread = threading.Thread(
+            target=lambda: _record_error(errors, store.consume, "challenge", "id-2")
+        )
+        thread.start()
+        thread.join()
+
+        assert [type(error) for error in errors] == [StoreUnavailable]
+        assert not path.exists()
+        assert "database file" in caplog.text
+        assert "is missing" in caplog.text
+
+
 class TestRedisStore:
     def test_down_server_fails_fast(self, start_redis_server):
         server = start_redis_server()
@@ -588,3 +611,10 @@ def attempt_redeem_shared_key(
         1, item, expires_at(), "shared-key", f"response-{racer}"
     )
     return outcome.value, response
+
+
+def _record_error(errors: list, call, *args) -> None:
+    try:
+        call(*args, expires_at())
+    except StoreUnavailable as error:
+        errors.append(error)
