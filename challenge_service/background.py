@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import random
 import threading
 from collections.abc import Callable
 
@@ -18,7 +19,12 @@ logger = logging.getLogger(__name__)
 
 
 class PeriodicTask:
-    """Call ``task`` every ``seconds`` in a daemon thread of the current process."""
+    """Call ``task`` every ``seconds`` in a daemon thread of the current process.
+
+    With ``jitter`` from 0 to 1, each wait is shortened by a random share of
+    up to ``jitter``, so that processes started together spread out. With
+    ``at_exit``, the task also runs when the process exits.
+    """
 
     def __init__(
         self,
@@ -26,17 +32,21 @@ class PeriodicTask:
         task: Callable[[], object],
         seconds: float,
         on_start: Callable[[], None] | None = None,
+        jitter: float = 0.0,
+        at_exit: bool = True,
     ) -> None:
         self.name = name
         self.task = task
         self.seconds = seconds
         self.on_start = on_start
+        self.jitter = jitter
+        self.at_exit = at_exit
         self._started_in: int | None = None
         self._lock = threading.Lock()
         self._wake = threading.Event()
 
     def ensure_started(self) -> None:
-        """Start the thread unless this process has one; run ``task`` at exit too."""
+        """Start the thread unless this process has one."""
         if self._started_in == os.getpid():
             return
 
@@ -53,7 +63,9 @@ class PeriodicTask:
                 self.on_start()
 
         threading.Thread(target=self._loop, name=self.name, daemon=True).start()
-        atexit.register(self.task)
+
+        if self.at_exit:
+            atexit.register(self.task)
 
     def wake(self) -> None:
         """Run ``task`` now instead of at the end of the current interval."""
@@ -63,7 +75,7 @@ class PeriodicTask:
         wake = self._wake
 
         while True:
-            wake.wait(self.seconds)
+            wake.wait(self.seconds * (1 - random.uniform(0, self.jitter)))
             wake.clear()
 
             try:

@@ -9,11 +9,9 @@ interval in the shared store purges, the others go back to sleep. The
 from __future__ import annotations
 
 import logging
-import os
-import random
-import threading
 from collections.abc import Callable
 
+from .background import PeriodicTask
 from .errors import StoreUnavailable
 from .storage import Store
 
@@ -36,8 +34,11 @@ class PurgeJob:
         self.audit_retention = audit_retention
         self.rate_retention = rate_retention
         self.interval = interval
-        self._started_in: int | None = None
-        self._lock = threading.Lock()
+        # Each wait lasts from half the interval to all of it, to spread the
+        # processes over the interval, so that they rarely race.
+        self._thread = PeriodicTask(
+            "purge", self._run_logged, interval, jitter=0.5, at_exit=False
+        )
 
     def purge(self) -> dict[str, int]:
         """Purge now; return the number of records deleted, by kind."""
@@ -60,26 +61,11 @@ class PurgeJob:
 
     def start(self) -> None:
         """Start the thread of this process, once; a forked worker starts its own."""
-        if not self.interval:
-            return
+        if self.interval:
+            self._thread.ensure_started()
 
-        with self._lock:
-            if self._started_in == os.getpid():
-                return
-
-            self._started_in = os.getpid()
-
-        thread = threading.Thread(target=self._loop, name="purge", daemon=True)
-        thread.start()
-
-    def _loop(self) -> None:
-        event = threading.Event()
-
-        while True:
-            # Spread the processes over the interval, so they rarely race.
-            event.wait(self.interval * random.uniform(0.5, 1.0))
-
-            try:
-                self.run_if_due()
-            except (StoreUnavailable, OSError) as error:
-                logger.warning("purge failed, retrying at the next interval: %s", error)
+    def _run_logged(self) -> None:
+        try:
+            self.run_if_due()
+        except (StoreUnavailable, OSError) as error:
+            logger.warning("purge failed, retrying at the next interval: %s", error)

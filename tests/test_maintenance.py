@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 from challenge_service.maintenance import PurgeJob
 from challenge_service.policies import Policies
@@ -53,10 +54,25 @@ def test_purge_job_deletes_old_rate_data(store, clock):
 
 def test_purge_job_off_with_zero_interval(store, clock):
     job = _job(store, clock, interval=0)
+    before = _purge_threads()
 
     job.start()
 
-    assert job._started_in is None
+    assert _purge_threads() == before
+
+
+def test_purge_job_starts_one_thread(store, clock):
+    job = _job(store, clock, interval=3600)
+    before = _purge_threads()
+
+    job.start()
+    job.start()
+
+    assert _purge_threads() == before + 1
+
+
+def _purge_threads() -> int:
+    return sum(thread.name == "purge" for thread in threading.enumerate())
 
 
 def _sitekey(data_dir):
