@@ -277,6 +277,29 @@ def signal_risk(count: float, half: float) -> float:
     return 1.0 - math.pow(2.0, -count / half)
 
 
+def exact_network_counts(policy: SitePolicy) -> tuple[int, int]:
+    """Return the range of a network's counts where every request must count at once.
+
+    Below it, a network's requests are too few to raise its level alone;
+    above it, the network is past its limit and every level. Within it,
+    counts that lag behind would let a network get more than its limit, or
+    a lower level, than the policy sets. An empty range is ``(0, 0)``.
+    """
+    half = policy.halves["network-rate"]
+    counts = [
+        half * math.log2(1.0 / (1.0 - threshold))
+        for threshold in policy.thresholds
+        if threshold < 1.0
+    ]
+
+    if not counts:
+        return 0, 0
+
+    low = max(1, math.floor(counts[0] / 2))
+    high = max(policy.network_limit, math.ceil(counts[-1]))
+    return low, high + 1
+
+
 def decide(portal_risk: float, signals: Signals, policy: SitePolicy) -> Decision:
     """Return the level, steps and reasons for one challenge request."""
     portal_risk = min(max(portal_risk, 0.0), 1.0)

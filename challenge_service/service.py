@@ -33,6 +33,7 @@ from .errors import TooEarly
 from .errors import UnknownChallenge
 from .errors import WrongAnswer
 from .policy import decide
+from .policy import exact_network_counts
 from .policy import Signals
 from .policy import Step
 from .policies import Policies
@@ -191,7 +192,12 @@ class ChallengeService:
 
         if self.settings.adaptive and not test_site:
             signals = self.visitors.observe(
-                site.id, network, subject, policy.window_seconds, clock_now
+                site.id,
+                network,
+                subject,
+                policy.window_seconds,
+                clock_now,
+                exact=exact_network_counts(policy),
             )
         else:
             # Fixed levels: nothing is counted, and only the floor applies.

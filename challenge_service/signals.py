@@ -116,6 +116,11 @@ class Visitors:
         #: first, which places the sum in its bucket, and their number.
         self._pending: dict[tuple[str, str, int, int], list] = {}
         self._pending_counts: dict[tuple[str, str, int], int] = {}
+        #: Counts of the write in progress, and of the last write that landed
+        #: with the number of writes so far.
+        self._writing: dict[tuple[str, str, int], int] = {}
+        self._written: dict[tuple[str, str, int], int] = {}
+        self._generation = 0
         self._lock = threading.Lock()
         #: Held for a whole write, as in the audit log: a flush at exit
         #: waits for the thread's write instead of cutting it off.
@@ -150,10 +155,16 @@ class Visitors:
         subject: str | None,
         window: int,
         now: float,
+        exact: tuple[int, int] = (0, 0),
     ) -> Signals:
-        """Count one challenge request and return the signals around it."""
+        """Count one challenge request and return the signals around it.
+
+        With counts batched, a network whose count is in the range ``exact``
+        (the low end included) has each request counted in the store at once,
+        so that every process counts it.
+        """
         if self.flush_ms:
-            return self._observe_batched(site_id, network, subject, window, now)
+            return self._observe_batched(site_id, network, subject, window, now, exact)
 
         hits = [("net", network, window), ("site", str(site_id), SITE_WINDOW)]
 
@@ -171,50 +182,89 @@ class Visitors:
         subject: str | None,
         window: int,
         now: float,
+        exact: tuple[int, int],
     ) -> Signals:
         self._thread.ensure_started()
-        # A challenge request reads the network's counters in one query and
-        # writes nothing: its own events wait in the pending counts.
+        generation = self._generation
+        # A challenge request reads the network's counters in one query, and
+        # its own events wait in the pending counts, unless ``exact`` applies.
         network_counts = self.store.count_names(_NETWORK_NAMES, network, window, now)
         site_counter = ("site", str(site_id), SITE_WINDOW)
-        hits = [
-            (("net", network, window), network_counts[0]),
-            (site_counter, self._stored_site_rate(site_counter, now)),
-        ]
+        site_rate, site_cached = self._stored_site_rate(site_counter, now)
+        network_counter = ("net", network, window)
+        hits = [(network_counter, network_counts[0], False)]
+        hits.append((site_counter, site_rate, site_cached))
 
         if subject is not None:
             stored = self.store.count("subject", subject, window, now)
-            hits.append((("subject", subject, window), stored))
+            hits.append((("subject", subject, window), stored, False))
 
-        hit_counts = []
+        counts = {}
 
         with self._lock:
-            for counter, stored in hits:
-                pending = self._pending_counts.get(counter, 0) + 1
-                self._pending_counts[counter] = pending
-                hit_counts.append(stored + pending)
-                # Events of one counter and bucket are written as one sum.
-                bucket = (*counter, bucket_index(counter[2], now))
-                entry = self._pending.get(bucket)
+            # A write that landed during the read may be missing from it, so
+            # its counts are added: a rare overcount, never an undercount.
+            landed = self._written if self._generation != generation else {}
 
-                if entry is None:
-                    self._pending[bucket] = [now, 1]
-                else:
-                    entry[1] += 1
+            for counter, stored, cached in hits:
+                if not cached:
+                    stored += self._writing.get(counter, 0) + landed.get(counter, 0)
 
+                counts[counter] = stored + self._pending_counts.get(counter, 0)
+
+            at_once = exact[0] <= counts[network_counter] < exact[1]
+
+            for counter, _, _ in hits:
+                if at_once and counter == network_counter:
+                    continue
+
+                counts[counter] += 1
+                self._add_pending(counter, now)
+
+        if at_once:
+            # Other processes' pending events stay unseen for one interval at
+            # most, because their requests of this network go to the store too.
+            generation = self._generation
+            stored = self.store.hit(*network_counter, now)
+
+            with self._lock:
+                landed = self._written if self._generation != generation else {}
+                counts[network_counter] = (
+                    stored
+                    + self._pending_counts.get(network_counter, 0)
+                    + self._writing.get(network_counter, 0)
+                    + landed.get(network_counter, 0)
+                )
+
+        hit_counts = [counts[counter] for counter, _, _ in hits]
         return _signals(hit_counts, network_counts[1:], subject is not None)
 
-    def _stored_site_rate(self, counter: tuple[str, str, int], now: float) -> int:
+    def _add_pending(self, counter: tuple[str, str, int], now: float) -> None:
+        """Add one event of ``counter`` at ``now`` to the pending counts."""
+        self._pending_counts[counter] = self._pending_counts.get(counter, 0) + 1
+        # Events of one counter and bucket are written as one sum.
+        bucket = (*counter, bucket_index(counter[2], now))
+        entry = self._pending.get(bucket)
+
+        if entry is None:
+            self._pending[bucket] = [now, 1]
+        else:
+            entry[1] += 1
+
+    def _stored_site_rate(
+        self, counter: tuple[str, str, int], now: float
+    ) -> tuple[int, bool]:
+        """Return the site's stored rate, and whether it came from the cache."""
         # The site's rate only sets a floor for bursts of hundreds a minute,
         # so a value read in the last second serves. That spares one query.
         cached = self._site_rates.get(counter)
 
         if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
+            return cached[0], True
 
         count = self.store.count(*counter, now)
         self._site_rates[counter] = (count, time.monotonic() + SITE_RATE_CACHE_SECONDS)
-        return count
+        return count, False
 
     def flush(self) -> int:
         """Add the pending counts to the store; return how many events were added."""
@@ -225,6 +275,8 @@ class Visitors:
         with self._lock:
             pending, self._pending = self._pending, {}
             flushed, self._pending_counts = self._pending_counts, {}
+            # Until the write lands, reads count these events from here.
+            self._writing = flushed
 
             # A cached site rate must keep counting what leaves the pending
             # counts for the store, until it is read again.
@@ -246,8 +298,15 @@ class Visitors:
             except StoreUnavailable as error:
                 # Counts are signals, not records: losing a batch while the
                 # store is down only makes the policy milder for a moment.
+                with self._lock:
+                    self._writing = {}
+
                 logger.warning("dropped %d counted requests: %s", events, error)
                 return 0
+
+        with self._lock:
+            self._written, self._writing = self._writing, {}
+            self._generation += 1
 
         return events
 
@@ -255,6 +314,8 @@ class Visitors:
         # A forked worker must not write the master's pending counts again.
         self._pending = {}
         self._pending_counts = {}
+        self._writing = {}
+        self._written = {}
 
     def note(self, code: str, network: str, window: int, now: float) -> None:
         """Count one event of signal ``code`` for ``network``."""

@@ -139,3 +139,36 @@ def test_batched_counts_reach_store_on_flush(store, clock):
     third = visitors.observe(1, "net-a", None, 600, clock())
     assert third.network_rate == 3
     assert third.site_rate == 3
+
+
+def test_counts_in_flight_still_counted(store, clock):
+    import sqlite3
+    import threading
+    import time
+
+    from challenge_service.signals import Visitors
+
+    visitors = Visitors(store, key=b"k" * 32, flush_ms=60_000)
+    visitors.observe(1, "net-b", None, 600, clock())
+    visitors.observe(1, "net-b", None, 600, clock())
+    # Another connection holds the write lock, so the flush's write waits.
+    blocker = sqlite3.connect(
+        store.path, isolation_level=None, check_same_thread=False
+    )
+    blocker.execute("BEGIN IMMEDIATE")
+    flushing = threading.Thread(target=visitors.flush)
+    flushing.start()
+    deadline = time.monotonic() + 5
+
+    while not visitors._writing and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    during = visitors.observe(1, "net-b", None, 600, clock())
+    blocker.rollback()
+    blocker.close()
+    flushing.join()
+    after = visitors.observe(1, "net-b", None, 600, clock())
+
+    assert during.network_rate == 3
+    assert after.network_rate == 4
+    assert store.count("net", "net-b", 600, clock()) == 2

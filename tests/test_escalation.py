@@ -8,12 +8,16 @@ import threading
 
 import pytest
 
+from challenge_service import create_app
 from challenge_service.media import image as drawing
 from challenge_service.policies import Policies
+from challenge_service.policy import exact_network_counts
 from challenge_service.policy import SitePolicy
+from challenge_service.sites import create_site
 from challenge_service.signing import Signer
 from conftest import ORIGIN
 from conftest import SIGNING_KEY
+from conftest import START
 from conftest import solve_challenge
 
 
@@ -270,6 +274,47 @@ def test_network_limit_answers_429(app, flow):
     response = flow.issue()
     assert response.get_json()["error"] == "rate-limited"
     assert int(response.headers["Retry-After"]) >= 1
+
+
+def test_network_limit_exact_across_processes(tmp_path, clock):
+    """Two services that batch their counts share one store, as workers do."""
+    config = {
+        "TESTING": True,
+        "DATA_DIR": str(tmp_path),
+        "SIGNING_KEYS": [SIGNING_KEY],
+        "CLOCK": clock,
+        "AUDIT_FLUSH_MS": 0,
+        # Counts reach the store only when a test flushes them.
+        "COUNTER_FLUSH_MS": 10_000,
+    }
+    apps = [create_app(config), create_app(config)]
+    services = [app.extensions["challenge_service"] for app in apps]
+    site, _ = create_site(services[0].store, "Pool", ["localhost"], START)
+    _set_policy(apps[0], site, network_limit=12)
+    clients = [app.test_client() for app in apps]
+    statuses = []
+
+    for index in range(16):
+        response = clients[index % 2].post(
+            "/api/v1/challenges",
+            json={"sitekey": site.sitekey, "action": "book"},
+            headers={"Origin": ORIGIN},
+        )
+        statuses.append(response.status_code)
+
+        if index == 7:
+            # The interval passes once: from here on, each service's view
+            # is past the start of the exact range.
+            for service in services:
+                service.visitors.flush()
+
+    assert statuses == [201] * 12 + [429] * 4
+
+
+def test_exact_network_counts_defaults():
+    assert exact_network_counts(SitePolicy()) == (5, 121)
+    assert exact_network_counts(SitePolicy(network_limit=0)) == (5, 68)
+    assert exact_network_counts(SitePolicy(thresholds=(1.0, 1.0, 1.0, 1.0))) == (0, 0)
 
 
 def test_site_burst_raises_floor(app, flow):
