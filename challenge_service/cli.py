@@ -23,6 +23,7 @@ from .keys import KeyFile
 from .keys import KeyFileError
 from .keys import RELOAD_INTERVAL
 from .keys import RETIRE_MARGIN
+from .maintenance import purge as purge_store
 from .policies import Policies
 from .policy import SitePolicy
 from .challenges.timing import MAX_WAIT_MS
@@ -542,13 +543,17 @@ def audit(
 def purge(data_dir: Path | None) -> None:
     """Delete expired records, old audit events and old rate data.
 
-    Audit events older than CHALLENGE_SERVICE_AUDIT_RETENTION seconds and rate
-    data older than CHALLENGE_SERVICE_RATE_RETENTION seconds go. The service
+    Audit events older than CHALLENGE_SERVICE_AUDIT_RETENTION seconds, rate
+    data older than CHALLENGE_SERVICE_RATE_RETENTION seconds and the hashing
+    keys of the days before yesterday go. The service
     also purges by itself every CHALLENGE_SERVICE_PURGE_INTERVAL seconds.
     """
     settings = _settings()
-    deleted = _store(data_dir).purge(
-        time.time(), settings["AUDIT_RETENTION"], settings["RATE_RETENTION"]
+    deleted = purge_store(
+        _store(data_dir),
+        time.time(),
+        settings["AUDIT_RETENTION"],
+        settings["RATE_RETENTION"],
     )
 
     for kind, count in deleted.items():

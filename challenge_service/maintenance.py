@@ -13,9 +13,19 @@ from collections.abc import Callable
 
 from .background import PeriodicTask
 from .errors import StoreUnavailable
+from .signals import forget_day_keys
 from .storage import Store
 
 logger = logging.getLogger(__name__)
+
+
+def purge(
+    store: Store, now: float, audit_retention: float, rate_retention: float
+) -> dict[str, int]:
+    """Delete expired and old records and past days' hashing keys; return counts by kind."""
+    deleted = store.purge(now, audit_retention, rate_retention)
+    deleted["hash-keys"] = forget_day_keys(store, now)
+    return deleted
 
 
 class PurgeJob:
@@ -42,7 +52,7 @@ class PurgeJob:
 
     def purge(self) -> dict[str, int]:
         """Purge now; return the number of records deleted, by kind."""
-        return self.store.purge(self.clock(), self.audit_retention, self.rate_retention)
+        return purge(self.store, self.clock(), self.audit_retention, self.rate_retention)
 
     def run_if_due(self) -> dict[str, int] | None:
         """Purge unless another process purged within the interval."""

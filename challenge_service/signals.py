@@ -3,10 +3,12 @@
 Raw IP addresses and the portal's subject ids never reach the store or the
 logs: each becomes an HMAC under a key that lives in the shared store, so all
 instances agree on it. Network and subject hashes for the risk signals use a
-key that changes every day, so they cannot be linked across days; the hash
-that counts a subject's quota must stay stable over the quota's window, so it
-uses the key without the day. IPv6 addresses are grouped by /64, the block a
-single household or host usually gets.
+random key of the day, which the purge deletes once the day is over: from
+then on, that day's hashes cannot be linked to an address or a subject, nor
+to the next day's, even by someone who reads the store. The hash that counts
+a subject's quota must stay stable over the quota's window, so it uses a key
+that does not change. IPv6 addresses are grouped by /64, the block a single
+household or host usually gets.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import math
 import secrets
 import threading
 import time
@@ -27,8 +30,16 @@ from .storage.base import bucket_index
 
 logger = logging.getLogger(__name__)
 
-#: Name of the shared setting that contains the hashing key.
+#: Name of the shared setting that contains the hashing key for quotas.
 HASH_KEY_SETTING = "visitor-hash-key"
+
+#: Name prefix of the shared settings that contain each day's hashing key,
+#: followed by the day's number since the Unix epoch.
+DAY_KEY_SETTING = "visitor-hash-key:"
+
+#: Days before yesterday whose keys each purge deletes; older keys are
+#: left only if no purge ran for this long.
+DAY_KEY_LOOKBACK = 60
 
 #: Seconds of one day of the rotating hash key.
 DAY = 86400
@@ -72,16 +83,37 @@ def _signals(hit_counts: list[int], read_counts: list[int], subject: bool) -> Si
     )
 
 
+def _digest(key: bytes, label: str) -> str:
+    return hmac.new(key, label.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def load_hash_key(store: Store) -> bytes:
     """Return the store's hashing key, creating it on first use."""
     return bytes.fromhex(store.claim_setting(HASH_KEY_SETTING, secrets.token_hex(32)))
 
 
+def forget_day_keys(store: Store, now: float) -> int:
+    """Delete the hashing keys of the days before yesterday; return how many."""
+    today = int(now // DAY)
+    # Yesterday's key stays, for instances whose clocks run a little late.
+    return sum(
+        store.delete_setting(f"{DAY_KEY_SETTING}{day}")
+        for day in range(today - 1 - DAY_KEY_LOOKBACK, today - 1)
+    )
+
+
 def network_of(address: str) -> str:
-    """Return the network an address counts for: itself, or its /64 for IPv6."""
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
+    """Return the network an address counts for: itself, or its /64 for IPv6.
+
+    A port after the address, as some proxies write it (``198.51.100.7:443``
+    or ``[2001:db8::1]:443``), is ignored. Anything else that is not an
+    address counts as the network ``unknown``, which every such request
+    shares, and a warning says so at most once a minute.
+    """
+    parsed = _parse_address(address)
+
+    if parsed is None:
+        _warn_unknown_address()
         return "unknown"
 
     if isinstance(parsed, ipaddress.IPv6Address):
@@ -91,6 +123,40 @@ def network_of(address: str) -> str:
         return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
 
     return str(parsed)
+
+
+def _parse_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Return ``address`` as an IP address, without any port after it, or None."""
+    host = address
+
+    if address.startswith("[") and "]" in address:
+        host = address[1 : address.index("]")]
+    elif address.count(":") == 1:
+        host = address.partition(":")[0]
+
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+#: When the last warning about an address that is not one was logged.
+_unknown_warned_at = -math.inf
+
+
+def _warn_unknown_address() -> None:
+    global _unknown_warned_at
+
+    if time.monotonic() - _unknown_warned_at < 60:
+        return
+
+    _unknown_warned_at = time.monotonic()
+    # The value is not logged: it may be an address in a form not parsed.
+    logger.warning(
+        "a client address is not an IP address, so its requests count for one"
+        " shared network; check CHALLENGE_SERVICE_PROXY_HOPS and what the"
+        " proxy writes into X-Forwarded-For"
+    )
 
 
 class Visitors:
@@ -129,24 +195,41 @@ class Visitors:
             "counters", self.flush, flush_ms / 1000, on_start=self._drop_pending
         )
         self._site_rates: dict[tuple[str, str, int], tuple[int, float]] = {}
+        #: Keys of the days this process hashed for, by day number.
+        self._day_keys: dict[int, bytes] = {}
 
-    def _hash(self, label: str) -> str:
-        if self._key is None:
-            self._key = load_hash_key(self.store)
+    def _day_key(self, now: float) -> bytes:
+        """Return the key of the day of ``now``, claiming it in the store once."""
+        day = int(now // DAY)
+        key = self._day_keys.get(day)
 
-        return hmac.new(self._key, label.encode(), hashlib.sha256).hexdigest()[:32]
+        if key is None:
+            claimed = self.store.claim_setting(
+                f"{DAY_KEY_SETTING}{day}", secrets.token_hex(32)
+            )
+            key = bytes.fromhex(claimed)
+            # A replaced dict, so that concurrent readers never see it change.
+            self._day_keys = {
+                **{known: value for known, value in self._day_keys.items() if known >= day - 1},
+                day: key,
+            }
+
+        return key
 
     def network(self, address: str, now: float) -> str:
-        """Return the day's keyed hash of the network of ``address``."""
-        return self._hash(f"net:{int(now // DAY)}:{network_of(address)}")
+        """Return the keyed hash of the network of ``address``, under the day's key."""
+        return _digest(self._day_key(now), f"net:{network_of(address)}")
 
     def subject(self, site_id: int, subject: str, now: float) -> str:
-        """Return the day's keyed hash of a portal's subject, for the signals."""
-        return self._hash(f"subject:{int(now // DAY)}:{site_id}:{subject}")
+        """Return the keyed hash of a portal's subject under the day's key, for signals."""
+        return _digest(self._day_key(now), f"subject:{site_id}:{subject}")
 
     def quota_subject(self, site_id: int, subject: str) -> str:
         """Return the stable keyed hash of a portal's subject, for its quotas."""
-        return self._hash(f"quota:{site_id}:{subject}")
+        if self._key is None:
+            self._key = load_hash_key(self.store)
+
+        return _digest(self._key, f"quota:{site_id}:{subject}")
 
     def observe(
         self,

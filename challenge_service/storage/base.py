@@ -829,5 +829,8 @@ class Store(Protocol):
     def replace_setting(self, name: str, value: str) -> None:
         """Store ``value`` under ``name``, replacing any value."""
 
+    def delete_setting(self, name: str) -> bool:
+        """Delete the value stored under ``name``; return whether there was one."""
+
     def check(self) -> None:
         """Raise :class:`~challenge_service.errors.StoreUnavailable` if the store is down."""

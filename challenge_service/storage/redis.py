@@ -795,6 +795,10 @@ class RedisStore(StoreBase):
         key = f"{self.prefix}setting:{name}"
         self._run(lambda connection: connection.client.set(key, value))
 
+    def delete_setting(self, name: str) -> bool:
+        key = f"{self.prefix}setting:{name}"
+        return self._run(lambda connection: connection.client.delete(key)) > 0
+
     def setting(self, name: str) -> str | None:
         key = f"{self.prefix}setting:{name}"
         return self._run(lambda connection: connection.client.get(key))

@@ -638,6 +638,12 @@ class SQLiteStore(StoreBase):
                 (name, value),
             )
 
+    def delete_setting(self, name: str) -> bool:
+        with self._transaction() as connection:
+            cursor = connection.execute("DELETE FROM settings WHERE name = ?", (name,))
+
+        return cursor.rowcount > 0
+
     def setting(self, name: str) -> str | None:
         rows = self._query("SELECT value FROM settings WHERE name = ?", (name,))
         return rows[0][0] if rows else None

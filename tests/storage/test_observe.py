@@ -98,6 +98,15 @@ def test_setting_reads_stored_value(store):
     assert store.claim_setting("policy:x", "other") == '{"floor": 1}'
 
 
+def test_delete_setting_removes_value(store):
+    store.replace_setting("day-key:1", "a")
+
+    assert store.delete_setting("day-key:1") is True
+    assert store.setting("day-key:1") is None
+    assert store.delete_setting("day-key:1") is False
+    assert store.claim_setting("day-key:1", "b") == "b"
+
+
 def test_record_events_writes_batch_in_order(store):
     store.record_events(
         [
