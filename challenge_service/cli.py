@@ -164,28 +164,41 @@ def _exit_on_sigterm(signum, frame) -> None:
 
 
 def _ensure_demo_site(app) -> str:
-    """Create the localhost demo site once and keep its secret for the demo portal."""
+    """Create the localhost demo site once and keep its secret for the demo portal.
+
+    The demo site gets the demo's quota of bookings per household, unless it
+    already has a stored policy: ``sites policy --set`` or ``--reset`` stores
+    one, so a policy an operator chose is kept. A site created before the
+    demo had a quota has none stored, and gets the quota at the next start.
+    """
+    from .demo.booking import ACTION
+    from .demo.booking import HOUSEHOLD_QUOTA
+    from .policies import setting_name
+
     service = app.extensions["challenge_service"]
     path = Path(app.config["DATA_DIR"]) / DEMO_SITE_FILE
+    site = None
 
     if path.exists():
         record = json.loads(path.read_text())
+        site = service.store.site_by_sitekey(record["sitekey"])
 
-        if service.store.site_by_sitekey(record["sitekey"]) is not None:
-            return record["sitekey"]
+    if site is None:
+        site, secret = create_site(
+            service.store, "Demo pool", DEMO_HOSTNAMES, time.time(), demo=True
+        )
 
-    site, secret = create_site(
-        service.store, "Demo pool", DEMO_HOSTNAMES, time.time(), demo=True
-    )
+        # The file contains the site's secret, so it is created 0600 instead of
+        # being tightened after the write. Opening a file that an earlier run
+        # left keeps its mode, so fchmod sets it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 
-    # The file contains the site's secret, so it is created 0600 instead of
-    # being tightened after the write. Opening a file that an earlier run left
-    # keeps its mode, so fchmod sets it.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            json.dump({"sitekey": site.sitekey, "secret": secret}, handle)
 
-    with os.fdopen(fd, "w") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        json.dump({"sitekey": site.sitekey, "secret": secret}, handle)
+    if service.store.setting(setting_name(site.sitekey)) is None:
+        service.policies.set(site, SitePolicy(quotas={ACTION: HOUSEHOLD_QUOTA}))
 
     return site.sitekey
 

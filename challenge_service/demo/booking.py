@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import unicodedata
 from typing import Any
@@ -24,6 +25,10 @@ MAX_TOKEN_LENGTH = 2048
 
 #: The action the page's widget declares in ``data-action``.
 ACTION = "book"
+
+#: Bookings a household may make, and the window in seconds that counts them:
+#: the demo site's quota, which ``serve --demo`` sets.
+HOUSEHOLD_QUOTA = (2, 7 * 86400)
 
 #: siteverify error codes that mean the portal itself is set up wrongly.
 CONFIGURATION_CODES = frozenset(
@@ -49,6 +54,9 @@ class Rejection:
 
     #: Form part at fault: ``name``, ``slot`` or ``verification``.
     field: str
+
+    #: With ``quota-exceeded``: when the household can book again.
+    frees_at: datetime.datetime | None = None
 
 
 def check_fields(form: dict[str, str], book: SlotBook) -> list[Rejection]:
@@ -83,7 +91,9 @@ def check_verdict(result: dict[str, Any], hostname: str) -> Rejection | None:
 
     A passing token must also have been made for this form's action and on
     this portal's hostname, since a token from another form of the same site
-    would verify too.
+    would verify too. Its flow must have used the page's risk ticket: the
+    widget sends the ticket from the browser, so a script can leave it out
+    and get the site's default risk instead.
     """
     if result["success"]:
         if result.get("action") != ACTION:
@@ -94,9 +104,34 @@ def check_verdict(result: dict[str, Any], hostname: str) -> Rejection | None:
             logger.warning("pass token rejected: made on another hostname")
             return Rejection("verification-invalid", 400, "verification")
 
+        if result.get("risk_ticket") is not True:
+            logger.warning("pass token rejected: its flow used no risk ticket")
+            return Rejection("verification-no-ticket", 400, "verification")
+
         return None
 
-    return _rejection_for_codes(result.get("error-codes") or [])
+    codes = result.get("error-codes") or []
+
+    if "quota-exceeded" in codes:
+        return _quota_rejection(result.get("quota_frees_at"))
+
+    return _rejection_for_codes(codes)
+
+
+def _quota_rejection(frees_at: Any) -> Rejection:
+    """Return the rejection of a household over its quota, with when it frees."""
+    try:
+        moment = datetime.datetime.fromisoformat(frees_at)
+    except (TypeError, ValueError):
+        moment = None
+
+    if moment is None or moment.tzinfo is None:
+        logger.error(
+            "siteverify returned quota-exceeded without a valid quota_frees_at"
+        )
+        return Rejection("quota-exceeded-undated", 429, "verification")
+
+    return Rejection("quota-exceeded", 429, "verification", frees_at=moment)
 
 
 def _rejection_for_codes(codes: list[str]) -> Rejection:

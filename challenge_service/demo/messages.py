@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
 LANGUAGES = ("fr", "en")
+
+#: Time zone of the pool, in which the demo gives times to citizens.
+POOL_TIME_ZONE = "Europe/Paris"
+
+WEEKDAYS = {
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+    "en": (
+        "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+    ),
+}
+
+MONTHS = {
+    "fr": (
+        "janvier", "février", "mars", "avril", "mai", "juin", "juillet",
+        "août", "septembre", "octobre", "novembre", "décembre",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June", "July",
+        "August", "September", "October", "November", "December",
+    ),
+}
+
+#: Name of the time zone after a time, for the pool's zone and for UTC, which
+#: applies where the system has no time zone data.
+ZONE_NAMES = {
+    "fr": {POOL_TIME_ZONE: "heure de Paris", "UTC": "UTC"},
+    "en": {POOL_TIME_ZONE: "Paris time", "UTC": "UTC"},
+}
 
 #: Fictitious number: ARCEP keeps 01 99 00 00 00 to 01 99 99 99 99 for fiction.
 PHONE = {"fr": "01 99 00 12 34", "en": "+33 1 99 00 12 34"}
@@ -150,6 +181,20 @@ REJECTIONS: dict[str, dict[str, str]] = {
             " configuration du site. Merci de réserver à l’accueil ou par"
             " téléphone au {phone}."
         ),
+        "verification-no-ticket": (
+            "La vérification anti-robot n’a pas été faite depuis cette page."
+            " Rechargez la page, puis envoyez à nouveau le formulaire."
+        ),
+        "quota-exceeded": (
+            "Votre foyer a déjà fait toutes les réservations en ligne permises"
+            " pour cette période. Vous pourrez réserver à nouveau à partir du"
+            " {when}, ou dès maintenant à l’accueil ou par téléphone au {phone}."
+        ),
+        "quota-exceeded-undated": (
+            "Votre foyer a déjà fait toutes les réservations en ligne permises"
+            " pour cette période. Merci de réessayer dans quelques jours, ou de"
+            " réserver à l’accueil ou par téléphone au {phone}."
+        ),
     },
     "en": {
         "name-missing": "Enter your full name.",
@@ -185,6 +230,20 @@ REJECTIONS: dict[str, dict[str, str]] = {
             "Online booking is unavailable because of a configuration error on"
             " this site. Please book at the front desk or by phone on {phone}."
         ),
+        "verification-no-ticket": (
+            "The human check was not made from this page. Reload the page, then"
+            " send the form again."
+        ),
+        "quota-exceeded": (
+            "Your household has made all the online bookings allowed for this"
+            " period. You can book online again from {when}, or now at the"
+            " front desk or by phone on {phone}."
+        ),
+        "quota-exceeded-undated": (
+            "Your household has made all the online bookings allowed for this"
+            " period. Please try again in a few days, or book at the front desk"
+            " or by phone on {phone}."
+        ),
     },
 }
 
@@ -207,3 +266,36 @@ def places_left(lang: str, count: int) -> str:
     """Return "3 places restantes" or the like in ``lang``."""
     table = TEXTS[lang]
     return table["places"].get(count) or table["places_many"].format(count=count)
+
+
+def moment(lang: str, when: datetime.datetime) -> str:
+    """Return "mardi 16 janvier à 9 h 01 (heure de Paris)" or the like in ``lang``.
+
+    The time is rounded up to the minute, so that it is never before ``when``.
+    """
+    local, zone = _pool_time(when)
+
+    if local.second or local.microsecond:
+        local = local.replace(second=0, microsecond=0) + datetime.timedelta(minutes=1)
+
+    weekday = WEEKDAYS[lang][local.weekday()]
+    month = MONTHS[lang][local.month - 1]
+    zone_name = ZONE_NAMES[lang][zone]
+
+    minute = f"{local.minute:02d}"
+
+    if lang == "fr":
+        day = "1er" if local.day == 1 else str(local.day)
+        return f"{weekday} {day} {month} à {local.hour} h {minute} ({zone_name})"
+
+    hour = local.hour % 12 or 12
+    period = "am" if local.hour < 12 else "pm"
+    return f"{weekday} {local.day} {month} at {hour}:{minute} {period} ({zone_name})"
+
+
+def _pool_time(when: datetime.datetime) -> tuple[datetime.datetime, str]:
+    """Return ``when`` in the pool's time zone, or in UTC without zone data."""
+    try:
+        return when.astimezone(ZoneInfo(POOL_TIME_ZONE)), POOL_TIME_ZONE
+    except ZoneInfoNotFoundError:
+        return when.astimezone(datetime.timezone.utc), "UTC"

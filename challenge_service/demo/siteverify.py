@@ -1,4 +1,4 @@
-"""The portal's server-to-server call to the service's siteverify endpoint."""
+"""The portal's server-to-server calls to the service: siteverify and risk tickets."""
 
 from __future__ import annotations
 
@@ -13,15 +13,23 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-#: Seconds to wait for the service before giving up on one attempt.
+#: Seconds to wait for the service before giving up on one siteverify attempt.
 TIMEOUT = 5.0
 
 #: Attempts per verification: the first call and one retry.
 ATTEMPTS = 2
 
+#: Seconds to wait for a risk ticket. The page waits for it, and renders
+#: without a ticket when it does not come, so this is short.
+TICKET_TIMEOUT = 2.0
 
-class VerifyUnavailable(Exception):
-    """Raised when the service cannot be reached or returns no siteverify result."""
+
+class ServiceCallFailed(Exception):
+    """Raised when a call to the service fails or returns no usable result."""
+
+
+class _TransientError(ServiceCallFailed):
+    """A failure that the same request may not meet on a retry."""
 
 
 def verify_token(
@@ -37,7 +45,7 @@ def verify_token(
     key, so that a retry of a call that reached the service returns the
     stored result instead of ``already-seen-response``.
 
-    :raises VerifyUnavailable: if both attempts fail.
+    :raises ServiceCallFailed: if both attempts fail.
     """
     # remoteip is optional and the service does not use it, so the visitor's
     # address stays with the portal.
@@ -49,53 +57,114 @@ def verify_token(
             "idempotency_key": str(uuid.uuid4()),
         }
     ).encode()
-    request = urllib.request.Request(
-        service_url.rstrip("/") + "/api/v1/siteverify",
-        data=body,
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        },
-        method="POST",
+    request = _request(
+        service_url, "siteverify", body, "application/x-www-form-urlencoded"
     )
     last_error = ""
 
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return _post(request, timeout)
+            result = _post(request, timeout, "siteverify")
         except _TransientError as error:
             last_error = str(error)
             logger.warning(
                 "siteverify attempt %d of %d failed: %s", attempt, ATTEMPTS, error
             )
+            continue
 
-    raise VerifyUnavailable(last_error)
+        if not isinstance(result, dict) or not isinstance(result.get("success"), bool):
+            raise ServiceCallFailed(
+                "siteverify returned JSON without a boolean success"
+            )
+
+        return result
+
+    raise ServiceCallFailed(last_error)
 
 
-class _TransientError(Exception):
-    """A failure that the same request may not meet on a retry."""
+def request_risk_ticket(
+    service_url: str,
+    secret: str,
+    ticket: dict[str, Any],
+    timeout: float = TICKET_TIMEOUT,
+) -> str:
+    """Ask the service to sign a risk ticket and return it.
+
+    ``ticket`` contains the request's ``subject``, ``risk``, ``action`` and
+    ``reasons``. The call is made once: a page renders without a ticket
+    rather than keep the visitor waiting for a retry.
+
+    :raises ServiceCallFailed: if the service gives no ticket.
+    """
+    body = json.dumps({"secret": secret, **ticket}).encode()
+    request = _request(service_url, "risk-tickets", body, "application/json")
+    result = _post(request, timeout, "risk-tickets")
+    signed = result.get("risk_ticket") if isinstance(result, dict) else None
+
+    if not isinstance(signed, str) or not signed:
+        raise ServiceCallFailed(
+            "risk-tickets returned JSON without a risk_ticket string"
+        )
+
+    return signed
 
 
-def _post(request: urllib.request.Request, timeout: float) -> dict[str, Any]:
+def _request(
+    service_url: str, endpoint: str, body: bytes, content_type: str
+) -> urllib.request.Request:
+    """Build a POST of ``body`` to the service's ``/api/v1/ENDPOINT``."""
+    return urllib.request.Request(
+        f"{service_url.rstrip('/')}/api/v1/{endpoint}",
+        data=body,
+        headers={"Content-Type": content_type, "Accept": "application/json"},
+        method="POST",
+    )
+
+
+def _post(request: urllib.request.Request, timeout: float, endpoint: str) -> Any:
+    """Send ``request`` and return its decoded JSON body.
+
+    :raises _TransientError: on a network error or an HTTP 5xx.
+    :raises ServiceCallFailed: on another HTTP error or a body that is not JSON.
+    """
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
     except urllib.error.HTTPError as error:
         # siteverify returns HTTP 200 even on failure, so another status comes
         # from a proxy or a crash (5xx) or from a malformed request (4xx).
-        if error.code >= 500:
-            raise _TransientError(f"HTTP {error.code} from siteverify") from None
+        message = f"HTTP {error.code} from {endpoint}{_error_code(error)}"
+        error.close()
 
-        raise VerifyUnavailable(f"HTTP {error.code} from siteverify") from None
+        if error.code >= 500:
+            raise _TransientError(message) from None
+
+        raise ServiceCallFailed(message) from None
     except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
         raise _TransientError(f"{type(error).__name__}: {error}") from None
 
     try:
-        result = json.loads(raw)
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise VerifyUnavailable("siteverify returned a body that is not JSON") from None
+        raise ServiceCallFailed(
+            f"{endpoint} returned a body that is not JSON"
+        ) from None
 
-    if not isinstance(result, dict) or not isinstance(result.get("success"), bool):
-        raise VerifyUnavailable("siteverify returned JSON without a boolean success")
 
-    return result
+def _error_code(error: urllib.error.HTTPError) -> str:
+    """Return ``: CODE (field FIELD)`` from the service's JSON error, or "".
+
+    The service's ``message`` is left out: it may repeat what the request
+    sent, and logs must not hold the secret or the subject.
+    """
+    try:
+        body = json.loads(error.read(4096))
+    except (ValueError, UnicodeDecodeError, OSError, http.client.HTTPException):
+        return ""
+
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+        return ""
+
+    field = body.get("field")
+    named = f" (field {field})" if isinstance(field, str) else ""
+    return f": {body['error']}{named}"

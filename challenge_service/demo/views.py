@@ -23,19 +23,21 @@ from ..api.assets import asset_root
 from ..errors import log_unreadable_body
 from ..errors import logged_route
 from ..errors import UNREADABLE_BODY
+from . import household
 from . import messages
 from .booking import check_fields
 from .booking import check_verdict
 from .booking import MAX_NAME_LENGTH
 from .booking import Rejection
+from .siteverify import ServiceCallFailed
 from .siteverify import verify_token
-from .siteverify import VerifyUnavailable
 from .slots import Reservation
 from .slots import SlotBook
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("demo", __name__)
+bp.after_request(household.set_cookie)
 
 #: Seconds browsers may cache the demo's CSS.
 STATIC_MAX_AGE = 300
@@ -142,7 +144,7 @@ def _verify(token: str) -> list[Rejection]:
         result = verify_token(
             config["SERVICE_URL"], config["SITE_SECRET"], config["SITEKEY"], token
         )
-    except VerifyUnavailable as error:
+    except ServiceCallFailed as error:
         logger.error("siteverify unavailable: %s", error)
         return [Rejection("service-unavailable", 503, "verification")]
 
@@ -177,9 +179,7 @@ def _form_context(
         {
             "field": rejection.field,
             "anchor": anchors.get(rejection.field, "verification"),
-            "message": messages.rejection_message(
-                lang, rejection.reason, max=MAX_NAME_LENGTH
-            ),
+            "message": _rejection_message(lang, rejection),
         }
         for rejection in rejections
     ]
@@ -195,7 +195,16 @@ def _form_context(
         ),
         "widget_src": current_app.config["SERVICE_URL"] + "/widget/v1/captcha.js",
         "sitekey": current_app.config["SITEKEY"],
+        "risk_ticket": household.risk_ticket(),
     }
+
+
+def _rejection_message(lang: str, rejection: Rejection) -> str:
+    """Return the sentence that explains ``rejection`` in ``lang``."""
+    when = messages.moment(lang, rejection.frees_at) if rejection.frees_at else ""
+    return messages.rejection_message(
+        lang, rejection.reason, max=MAX_NAME_LENGTH, when=when
+    )
 
 
 @bp.get("/demo/static/<path:filename>")

@@ -8,12 +8,19 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
+from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import pytest
 
 from challenge_service.demo import create_demo_app
+from challenge_service.demo.booking import ACTION
 from challenge_service.demo.booking import check_verdict
+
+from .test_demo_tickets import form_ticket
+from .test_demo_tickets import Household
+from .test_demo_tickets import portal_of
 
 MISSING_FR = "La vérification anti-robot n’a pas été faite."
 DUPLICATE_FR = "Cette vérification a déjà servi."
@@ -47,6 +54,26 @@ def fetch(url: str) -> tuple[int, dict[str, str], str]:
     except urllib.error.HTTPError as error:
         with error:
             return error.code, dict(error.headers), error.read().decode()
+
+
+@pytest.fixture
+def pass_token(demo_server) -> Iterator[Callable[..., str]]:
+    """Return a function that gets a pass token as the demo page's widget does.
+
+    A token for the form's action carries the risk ticket of the page, which
+    the portal requires. A ticket is bound to its action, so a token for
+    another action carries none.
+    """
+    household = Household(portal_of(demo_server))
+
+    def get(action: str = ACTION) -> str:
+        if action != ACTION:
+            return household.pass_token(action=action)
+
+        return household.pass_token(form_ticket(household.open_form().text))
+
+    yield get
+    household.close()
 
 
 class InlineCodeFinder(HTMLParser):

@@ -14,12 +14,18 @@ import re
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import axe_playwright_python.sync_playwright as axe_playwright
 import pytest
 from playwright.sync_api import expect
+
+from challenge_service import DATABASE_NAME
+from challenge_service.policies import Policies
+from challenge_service.policy import SitePolicy
+from challenge_service.storage import open_store
 
 from .portal_steps import SOLVE_TIMEOUT_MS
 from .widget_host import copy_widget
@@ -140,7 +146,7 @@ def token_ttl_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
     """A service whose pass tokens live 10 s."""
     data_dir = tmp_path_factory.mktemp("token-ttl")
 
-    with short_lived_service(
+    with service_without_quota(
         data_dir, {"CHALLENGE_SERVICE_TOKEN_TTL": str(SHORT_TTL_S)}
     ) as service:
         yield service
@@ -154,7 +160,21 @@ def challenge_ttl_service(
     data_dir = tmp_path_factory.mktemp("challenge-ttl")
     env = {"CHALLENGE_SERVICE_CHALLENGE_TTL": str(SHORT_TTL_S)}
 
+    with service_without_quota(data_dir, env) as service:
+        yield service
+
+
+@contextmanager
+def service_without_quota(data_dir: Path, env: dict[str, str]) -> Iterator[Service]:
+    """Run a short-lived service whose demo site has the default policy.
+
+    ``serve --demo`` gives its site a quota on the ``book`` action, and a
+    quota requires a risk ticket, which the host pages do not send. The
+    service reads the policy at the first challenge request, after this.
+    """
     with short_lived_service(data_dir, env) as service:
+        store = open_store("", data_dir / DATABASE_NAME)
+        Policies(store).set(store.site_by_sitekey(service.sitekey), SitePolicy())
         yield service
 
 
