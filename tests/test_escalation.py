@@ -132,6 +132,7 @@ def test_ticket_response_shape(flow):
         ({"risk": True}, "risk"),
         ({"risk": "0.5"}, "risk"),
         ({"subject": ""}, "subject"),
+        ({"subject": " \t "}, "subject"),
         ({"subject": "x" * 129}, "subject"),
         ({"action": "no spaces"}, "action"),
         ({"reasons": ["UPPER"]}, "reasons"),
@@ -145,6 +146,12 @@ def test_ticket_rejects_bad_fields(flow, fields, field):
     assert response.status_code == 400
     assert response.get_json()["field"] == field
     assert field in response.get_json()["message"]
+
+
+def test_ticket_signs_negative_zero_as_zero(flow):
+    body = _ticket(flow, risk=-0.0).get_json()
+
+    assert json.dumps(_payload(body["risk_ticket"])["risk"]) == "0.0"
 
 
 def test_ticket_rejects_unknown_secret(flow):

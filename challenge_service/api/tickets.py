@@ -40,6 +40,14 @@ def create_ticket() -> tuple[Response, int]:
     secret = string_field(body, "secret", 128)
     subject = string_field(body, "subject", 128)
     action = string_field(body, "action", 32, pattern=ACTION)
+
+    if not subject.strip():
+        raise InvalidRequest(
+            "subject is blank; send the portal's opaque id of the account or"
+            " household.",
+            field="subject",
+        )
+
     risk = body.get("risk")
 
     # 0 <= risk <= 1 is false for NaN, and compares huge integers exactly.
@@ -79,7 +87,8 @@ def create_ticket() -> tuple[Response, int]:
         )
 
     ticket, expires_at = service.tickets.sign(
-        site, action, subject, float(risk), reasons, now
+        # Adding 0.0 turns -0.0 into 0.0, so the ticket signs one zero.
+        site, action, subject, float(risk) + 0.0, reasons, now
     )
     return jsonify(
         {
