@@ -18,6 +18,7 @@ from flask import Response
 
 from .booking import ACTION
 from .siteverify import request_risk_ticket
+from .siteverify import RiskTicket
 from .siteverify import ServiceCallFailed
 
 logger = logging.getLogger(__name__)
@@ -39,12 +40,18 @@ RISK = 0.1
 REASONS = ["signed-in"]
 
 
+def cookie_household_id() -> str | None:
+    """Return the cookie's household id, or None for a missing or malformed cookie."""
+    cookie = request.cookies.get(COOKIE, "")
+    return cookie if ID_PATTERN.fullmatch(cookie) else None
+
+
 def household_id() -> str:
     """Return the visitor's household id, making a new one on a first visit."""
-    cookie = request.cookies.get(COOKIE, "")
+    known = cookie_household_id()
 
-    if ID_PATTERN.fullmatch(cookie):
-        return cookie
+    if known is not None:
+        return known
 
     if "new_household" not in g:
         g.new_household = secrets.token_urlsafe(16)
@@ -68,23 +75,30 @@ def set_cookie(response: Response) -> Response:
     return response
 
 
-def risk_ticket() -> str | None:
+def request_ticket(subject: str) -> RiskTicket:
+    """Request a ticket for the booking of the household ``subject``.
+
+    :raises ServiceCallFailed: if the service gives no ticket.
+    """
+    config = current_app.config
+    fields = {
+        "subject": subject,
+        "risk": RISK,
+        "action": ACTION,
+        "reasons": REASONS,
+    }
+    return request_risk_ticket(config["SERVICE_URL"], config["SITE_SECRET"], fields)
+
+
+def risk_ticket() -> RiskTicket | None:
     """Return a ticket for the household's booking, or None if the service gives none.
 
     The page then renders without a ticket. Its challenge request fails if
     the site's policy requires a ticket, and otherwise the booking does,
     since the portal rejects a verdict without ``risk_ticket``.
     """
-    config = current_app.config
-    fields = {
-        "subject": household_id(),
-        "risk": RISK,
-        "action": ACTION,
-        "reasons": REASONS,
-    }
-
     try:
-        return request_risk_ticket(config["SERVICE_URL"], config["SITE_SECRET"], fields)
+        return request_ticket(household_id())
     except ServiceCallFailed as error:
         logger.error("risk ticket request failed, page rendered without one: %s", error)
         return None

@@ -1,10 +1,18 @@
-"""Response headers of the demo portal: a strict CSP and the usual hardening."""
+"""Security of the demo portal: response headers and a same-origin request check.
+
+Every response gets a strict CSP and the usual hardening headers. The
+request check lets only the portal's own page scripts read a risk ticket.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from flask import Response
+
+#: Request header that the demo page's own scripts send with their fetch() calls.
+SCRIPT_HEADER = "X-Requested-With"
 
 
 def service_origin(service_url: str) -> str:
@@ -50,6 +58,23 @@ def content_security_policy(origin: str) -> str:
         "object-src": "'none'",
     }
     return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
+def is_same_origin_script(headers: Mapping[str, str]) -> bool:
+    """Return whether a request comes from a script of the demo's own pages.
+
+    The check requires a custom header, which a page of another origin can
+    send only after a CORS preflight that the demo never grants, and which a
+    form, a link or an ``<img>`` or ``<script>`` element cannot send at all.
+    Unlike Sec-Fetch-Site, it works in browsers that do not send fetch
+    metadata. Where the browser sends Sec-Fetch-Site, any value other than
+    ``same-origin`` is rejected as well, so the check still holds if a CORS
+    header is ever added by mistake.
+    """
+    if not headers.get(SCRIPT_HEADER):
+        return False
+
+    return headers.get("Sec-Fetch-Site", "same-origin") == "same-origin"
 
 
 def add_security_headers(response: Response, policy: str) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import logging
@@ -22,6 +23,14 @@ ATTEMPTS = 2
 #: Seconds to wait for a risk ticket. The page waits for it, and renders
 #: without a ticket when it does not come, so this is short.
 TICKET_TIMEOUT = 2.0
+
+
+@dataclasses.dataclass(frozen=True)
+class RiskTicket:
+    """A signed risk ticket and the seconds it stays valid after its issue."""
+
+    value: str
+    expires_in: int
 
 
 class ServiceCallFailed(Exception):
@@ -87,26 +96,39 @@ def request_risk_ticket(
     secret: str,
     ticket: dict[str, Any],
     timeout: float = TICKET_TIMEOUT,
-) -> str:
-    """Ask the service to sign a risk ticket and return it.
+) -> RiskTicket:
+    """Ask the service to sign a risk ticket and return it with its lifetime.
 
     ``ticket`` contains the request's ``subject``, ``risk``, ``action`` and
     ``reasons``. The call is made once: a page renders without a ticket
-    rather than keep the visitor waiting for a retry.
+    rather than keep the visitor waiting for a retry, and the page's refresh
+    script retries on its own.
 
     :raises ServiceCallFailed: if the service gives no ticket.
     """
     body = json.dumps({"secret": secret, **ticket}).encode()
     request = _request(service_url, "risk-tickets", body, "application/json")
     result = _post(request, timeout, "risk-tickets")
-    signed = result.get("risk_ticket") if isinstance(result, dict) else None
+    result = result if isinstance(result, dict) else {}
+    signed = result.get("risk_ticket")
+    expires_in = result.get("expires_in")
 
     if not isinstance(signed, str) or not signed:
         raise ServiceCallFailed(
             "risk-tickets returned JSON without a risk_ticket string"
         )
 
-    return signed
+    # bool is a subclass of int, but true is no lifetime.
+    if (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, int)
+        or expires_in <= 0
+    ):
+        raise ServiceCallFailed(
+            "risk-tickets returned JSON without a positive integer expires_in"
+        )
+
+    return RiskTicket(signed, expires_in)
 
 
 def _request(

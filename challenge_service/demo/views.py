@@ -1,4 +1,4 @@
-"""Blueprint ``demo``: the booking page, the booking handler and the CSS."""
+"""Blueprint ``demo``: the booking page and handler, ticket refresh, static files."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint
 from flask import current_app
+from flask import jsonify
 from flask import make_response
 from flask import redirect
 from flask import render_template
@@ -29,6 +30,8 @@ from .booking import check_fields
 from .booking import check_verdict
 from .booking import MAX_NAME_LENGTH
 from .booking import Rejection
+from .security import is_same_origin_script
+from .security import SCRIPT_HEADER
 from .siteverify import ServiceCallFailed
 from .siteverify import verify_token
 from .slots import Reservation
@@ -41,6 +44,10 @@ bp.after_request(household.set_cookie)
 
 #: Seconds browsers may cache the demo's CSS.
 STATIC_MAX_AGE = 300
+
+#: Seconds that the page's script waits before it requests a ticket again
+#: after the service gave none.
+TICKET_RETRY_AFTER = 10
 
 
 def _lang() -> str:
@@ -136,6 +143,67 @@ def book() -> tuple[str, int]:
     ), 200
 
 
+@bp.get("/demo/risk-ticket")
+def risk_ticket() -> Response:
+    """Return a new risk ticket for the cookie's household, as JSON.
+
+    A booking page that stays open longer than a ticket's lifetime fetches
+    a new ticket here and writes it into the widget's ``data-risk-ticket``,
+    so that a person who takes their time still sends a valid one. Only the
+    page's own scripts may read a ticket (see :func:`is_same_origin_script`),
+    and a missing or malformed cookie gets an error, not a new household.
+    """
+    if not is_same_origin_script(request.headers):
+        logger.warning("risk ticket request rejected: not from the page's script")
+        return _ticket_error(
+            403,
+            "cross-origin-request",
+            "Only the booking page's own script may request a risk ticket:"
+            f" send a same-origin fetch() with the {SCRIPT_HEADER} header.",
+        )
+
+    subject = household.cookie_household_id()
+
+    if subject is None:
+        logger.info("risk ticket request rejected: no valid household cookie")
+        return _ticket_error(
+            400,
+            "no-household",
+            f"The {household.COOKIE} cookie is missing or malformed. Load the"
+            " booking page, which sets it, then request the ticket again.",
+        )
+
+    try:
+        ticket = household.request_ticket(subject)
+    except ServiceCallFailed as error:
+        logger.error("risk ticket refresh failed: %s", error)
+        response = _ticket_error(
+            503,
+            "ticket-unavailable",
+            "The check service gave no risk ticket. Request one again after"
+            f" {TICKET_RETRY_AFTER} seconds.",
+        )
+        response.headers["Retry-After"] = str(TICKET_RETRY_AFTER)
+        return response
+
+    return _no_store(
+        jsonify({"risk_ticket": ticket.value, "expires_in": ticket.expires_in})
+    )
+
+
+def _ticket_error(status: int, code: str, message: str) -> Response:
+    """Return a JSON error of the ticket endpoint."""
+    response = _no_store(jsonify({"error": code, "message": message}))
+    response.status_code = status
+    return response
+
+
+def _no_store(response: Response) -> Response:
+    # A ticket is bound to one household, so no cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _verify(token: str) -> list[Rejection]:
     """Check the pass token with the service and return the rejections it causes."""
     config = current_app.config
@@ -209,7 +277,7 @@ def _rejection_message(lang: str, rejection: Rejection) -> str:
 
 @bp.get("/demo/static/<path:filename>")
 def static_file(filename: str) -> Response:
-    """Serve the demo's CSS from the repository's or the wheel's static folder."""
+    """Serve a static file of the demo from the repository's or the wheel's folder."""
     return send_from_directory(
         asset_root() / "static" / "demo", filename, max_age=STATIC_MAX_AGE
     )

@@ -1,0 +1,177 @@
+"""The demo portal's risk ticket refresh endpoint, over HTTP.
+
+The portal's service signs tickets that live the shortest time the
+configuration allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from challenge_service.config import MIN_TTL
+from challenge_service.demo.booking import ACTION
+from challenge_service.demo.booking import HOUSEHOLD_QUOTA
+from tests.servers import free_port
+from tests.servers import ServiceProcess
+
+from .escalation import _create_site
+from .escalation import _wait_for
+from .escalation import pinned_policy
+from .escalation import SIGNING_KEY
+from .test_demo_tickets import CONFIRMED_FR
+from .test_demo_tickets import Household
+from .test_demo_tickets import Portal
+from .test_demo_tickets import portal_without_service  # noqa: F401 - a fixture
+
+#: Values of a new ticket's ``expires_in``: the service counts the lifetime from
+#: the whole second of issue, so the ticket may have up to a second less.
+TICKET_EXPIRES_IN = (MIN_TTL - 1, MIN_TTL)
+
+#: Headers that a same-origin page script sends to the ticket endpoint.
+SCRIPT_HEADERS = {"X-Requested-With": "fetch"}
+
+#: A household id of the shape that the portal makes.
+HOUSEHOLD = "Hq2xVw9Lp4Zr7Tb3Nc8Df1"
+
+
+@pytest.fixture(scope="module")
+def short_ticket_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
+    """Run ``serve --demo`` whose risk tickets live ``MIN_TTL`` seconds.
+
+    The site has the demo's household quota, so every challenge request needs
+    a valid ticket, and its policy sets the proof of work as the only step.
+    """
+    data_dir = tmp_path_factory.mktemp("short-tickets")
+    policy = pinned_policy(0, quotas={ACTION: HOUSEHOLD_QUOTA})
+    sitekey, secret = _create_site(data_dir, policy)
+    demo_port = free_port()
+    env = {
+        "CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY,
+        "CHALLENGE_SERVICE_RISK_TICKET_TTL": str(MIN_TTL),
+    }
+    process = ServiceProcess(
+        data_dir, env, "--demo", "--demo-port", str(demo_port), "--workers", "2"
+    )
+
+    try:
+        demo_url = f"http://localhost:{demo_port}"
+        _wait_for(demo_url + "/demo/")
+        yield Portal(process.url, demo_url, sitekey, secret)
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def household(short_ticket_portal: Portal) -> Iterator[Household]:
+    """Open a household's browser that has loaded the form, and so has its cookie."""
+    opened = Household(short_ticket_portal)
+    opened.open_form()
+    yield opened
+    opened.close()
+
+
+def get_ticket(
+    portal: Portal, session: Any = requests, headers: dict[str, str] | None = None
+) -> requests.Response:
+    """GET the portal's ticket endpoint, with a page script's headers by default."""
+    return session.get(
+        portal.demo_url + "/demo/risk-ticket",
+        headers=SCRIPT_HEADERS if headers is None else headers,
+        timeout=15,
+    )
+
+
+# The ticket endpoint over HTTP.
+
+
+def test_new_ticket_books(short_ticket_portal, household) -> None:
+    response = get_ticket(short_ticket_portal, household.session)
+    body = response.json()
+
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Access-Control-Allow-Origin" not in response.headers
+    assert set(body) == {"risk_ticket", "expires_in"}
+    assert body["expires_in"] in TICKET_EXPIRES_IN
+
+    # The portal confirms only a verdict whose flow used a valid ticket.
+    token = household.pass_token(body["risk_ticket"])
+    booked = household.submit(token, "lundi-1800", "Awa Diallo")
+
+    assert booked.status_code == 200, booked.text
+    assert CONFIRMED_FR in booked.text
+
+
+@pytest.mark.parametrize(
+    "cookies", [{}, {"household": "admin"}], ids=["missing", "malformed"]
+)
+def test_ticket_without_household_rejected(short_ticket_portal, cookies) -> None:
+    response = requests.get(
+        short_ticket_portal.demo_url + "/demo/risk-ticket",
+        headers=SCRIPT_HEADERS,
+        cookies=cookies,
+        timeout=15,
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "no-household"
+    assert "risk_ticket" not in response.json()
+    assert response.headers["Cache-Control"] == "no-store"
+    # The endpoint never makes a household, so a script cannot mint one.
+    assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"X-Requested-With": "fetch", "Sec-Fetch-Site": "cross-site"},
+        {"X-Requested-With": "fetch", "Sec-Fetch-Site": "same-site"},
+    ],
+    ids=["no-script-header", "cross-site", "same-site"],
+)
+def test_cross_origin_request_rejected(
+    short_ticket_portal, household, headers
+) -> None:
+    response = get_ticket(short_ticket_portal, household.session, headers)
+
+    assert response.status_code == 403
+    assert response.json()["error"] == "cross-origin-request"
+    assert "risk_ticket" not in response.json()
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_preflight_not_granted(short_ticket_portal) -> None:
+    # A page of another origin must pass this preflight to send the header.
+    response = requests.options(
+        short_ticket_portal.demo_url + "/demo/risk-ticket",
+        headers={
+            "Origin": "http://portal.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "x-requested-with",
+        },
+        timeout=15,
+    )
+
+    granted = [name for name in response.headers if name.lower().startswith("access-")]
+
+    assert granted == []
+
+
+def test_ticket_service_down_gives_503(portal_without_service, caplog) -> None:
+    client = portal_without_service.test_client()
+    client.set_cookie("household", HOUSEHOLD, path="/demo")
+    response = client.get("/demo/risk-ticket", headers=SCRIPT_HEADERS)
+    failures = [r for r in caplog.records if "risk ticket refresh" in r.getMessage()]
+
+    assert response.status_code == 503
+    assert response.get_json()["error"] == "ticket-unavailable"
+    assert response.headers["Retry-After"] == "10"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert len(failures) == 1
+    assert HOUSEHOLD not in caplog.text
+    assert "secret_b" not in caplog.text
