@@ -34,10 +34,12 @@ def service_origin(service_url: str) -> str:
 def content_security_policy(origin: str) -> str:
     """Return the CSP of every demo page, allowing the widget from ``origin``.
 
-    The page itself runs no inline script or style. The widget loads its
-    script from the service, calls the service's API with fetch(), and runs
-    its solver in a Web Worker built from a ``blob:`` URL because a worker
-    cannot start from another origin's URL. The widget applies its CSS as a
+    The page itself runs no inline script or style. Its own script file
+    fetches fresh risk tickets from the portal, hence ``'self'`` in
+    ``connect-src``. The widget loads its script from the service, calls the
+    service's API with fetch(), and runs its solver in a Web Worker built
+    from a ``blob:`` URL because a worker cannot start from another origin's
+    URL. The widget applies its CSS as a
     constructed stylesheet, which needs no ``style-src`` entry, but falls
     back to a ``<link>`` to the service in browsers without constructed
     stylesheets (see ``widgets/captcha/README.md``). Allowing the service's
@@ -47,7 +49,7 @@ def content_security_policy(origin: str) -> str:
         "default-src": "'self'",
         "script-src": f"'self' {origin}",
         "style-src": f"'self' {origin}",
-        "connect-src": origin,
+        "connect-src": f"'self' {origin}",
         "worker-src": "blob:",
         # Image challenges and their spoken version come from the service.
         "img-src": f"'self' data: {origin}",

@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("demo", __name__)
 bp.after_request(household.set_cookie)
 
-#: Seconds browsers may cache the demo's CSS.
+#: Seconds browsers may cache the demo's CSS and script.
 STATIC_MAX_AGE = 300
 
 #: Seconds that the page's script waits before it requests a ticket again
@@ -264,6 +264,7 @@ def _form_context(
         "widget_src": current_app.config["SERVICE_URL"] + "/widget/v1/captcha.js",
         "sitekey": current_app.config["SITEKEY"],
         "risk_ticket": household.risk_ticket(),
+        "ticket_refresh_url": url_for("demo.risk_ticket"),
     }
 
 

@@ -1,7 +1,8 @@
-"""The demo portal's risk ticket refresh endpoint, over HTTP.
+"""The demo page keeps its risk ticket fresh: the refresh endpoint and its script.
 
 The portal's service signs tickets that live the shortest time the
-configuration allows.
+configuration allows, so that a test can wait past a ticket's expiry as a
+person who takes their time over the form would.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from challenge_service.config import MIN_TTL
 from challenge_service.demo.booking import ACTION
@@ -22,10 +24,20 @@ from .escalation import _create_site
 from .escalation import _wait_for
 from .escalation import pinned_policy
 from .escalation import SIGNING_KEY
+from .portal_steps import fill_with_keyboard
+from .portal_steps import focused_element
+from .portal_steps import TOKEN_FIELD
+from .portal_steps import wait_for_success
+from .portal_steps import WIDGET
+from .test_booking_flow import csp_violations
 from .test_demo_tickets import CONFIRMED_FR
 from .test_demo_tickets import Household
 from .test_demo_tickets import Portal
 from .test_demo_tickets import portal_without_service  # noqa: F401 - a fixture
+
+#: Seconds a pass token lives. The widget renews it at 90 % of that, after
+#: the first ticket has expired, so the renewal needs a refreshed ticket.
+TOKEN_TTL = 2 * MIN_TTL
 
 #: Values of a new ticket's ``expires_in``: the service counts the lifetime from
 #: the whole second of issue, so the ticket may have up to a second less.
@@ -52,6 +64,7 @@ def short_ticket_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Po
     env = {
         "CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY,
         "CHALLENGE_SERVICE_RISK_TICKET_TTL": str(MIN_TTL),
+        "CHALLENGE_SERVICE_TOKEN_TTL": str(TOKEN_TTL),
     }
     process = ServiceProcess(
         data_dir, env, "--demo", "--demo-port", str(demo_port), "--workers", "2"
@@ -83,6 +96,19 @@ def get_ticket(
         headers=SCRIPT_HEADERS if headers is None else headers,
         timeout=15,
     )
+
+
+def challenge_request(portal: Portal, ticket: str) -> requests.Response:
+    """Request a challenge with ``ticket``, as the widget does."""
+    widget = Household(portal)
+
+    try:
+        return widget.call_service(
+            "/api/v1/challenges",
+            {"sitekey": portal.sitekey, "action": ACTION, "risk_ticket": ticket},
+        )
+    finally:
+        widget.close()
 
 
 # The ticket endpoint over HTTP.
@@ -175,3 +201,57 @@ def test_ticket_service_down_gives_503(portal_without_service, caplog) -> None:
     assert len(failures) == 1
     assert HOUSEHOLD not in caplog.text
     assert "secret_b" not in caplog.text
+
+
+# The page's script, in Chromium.
+
+
+def test_slow_keyboard_booking_after_ticket_expiry(
+    short_ticket_portal, page, page_events
+) -> None:
+    page.goto(short_ticket_portal.demo_url + "/demo/")
+    widget = page.locator(WIDGET)
+    first_ticket = widget.get_attribute("data-risk-ticket")
+
+    assert int(widget.get_attribute("data-ticket-expires-in")) in TICKET_EXPIRES_IN
+
+    # Using the form starts the widget's check, with the first ticket.
+    fill_with_keyboard(page, "mercredi-1215", "Bérénice Lefèvre")
+    first_token = wait_for_success(page)
+
+    # The person takes their time. The widget renews its token at 90 % of
+    # TOKEN_TTL, after the first ticket has expired, with the ticket that
+    # the attribute contains by then.
+    state = renewal_outcome(page, first_token)
+
+    assert state == "success", widget.get_attribute("data-error-code")
+    assert widget.get_attribute("data-risk-ticket") != first_ticket
+    assert challenge_request(short_ticket_portal, first_ticket).json()["error"] == (
+        "invalid-risk-ticket"
+    )
+    # The refresh left the focus where the person put it.
+    assert focused_element(page)["id"] == "name"
+    assert csp_violations(page) == []
+
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+    expect(page.locator("h1")).to_have_text("Réservation confirmée")
+    expect(page.locator("#confirmation")).to_contain_text("Bérénice Lefèvre")
+    assert page_events.console_errors() == []
+    assert page_events.page_errors == []
+
+
+def renewal_outcome(page: Any, first_token: str) -> str:
+    """Wait until the widget renewed ``first_token`` or failed; return its state."""
+    page.wait_for_function(
+        """([selector, field, first]) => {
+            const host = document.querySelector(selector);
+            const token = host.querySelector(field).value;
+            return host.dataset.state === 'error'
+                || (host.dataset.state === 'success' && token !== first);
+        }""",
+        arg=[WIDGET, TOKEN_FIELD, first_token],
+        timeout=(TOKEN_TTL + MIN_TTL) * 1000,
+    )
+    return page.locator(WIDGET).get_attribute("data-state")
