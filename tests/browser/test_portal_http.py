@@ -35,7 +35,7 @@ def expected_policy(service_url: str) -> str:
         "default-src 'self'; "
         f"script-src 'self' {service_url}; "
         f"style-src 'self' {service_url}; "
-        f"connect-src {service_url}; "
+        f"connect-src 'self' {service_url}; "
         "worker-src blob:; "
         f"img-src 'self' data: {service_url}; "
         f"media-src {service_url}; "
