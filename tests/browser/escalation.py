@@ -117,22 +117,37 @@ def _wait_for(url: str) -> None:
 
 
 @contextmanager
-def policy_service(data_dir: Path, policy: SitePolicy) -> Iterator[PolicyService]:
-    """Run ``serve --demo`` for a new site of ``localhost`` with ``policy``."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    sitekey, secret = _create_site(data_dir, policy)
+def demo_service(
+    data_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[ServiceProcess, str]]:
+    """Run ``serve --demo`` on ``data_dir``; yield the process and the demo's URL."""
     demo_port = free_port()
-    env = {"CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY}
     process = ServiceProcess(
-        data_dir, env, "--demo", "--demo-port", str(demo_port), "--workers", "2"
+        data_dir,
+        {"CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY, **(env or {})},
+        "--demo",
+        "--demo-port",
+        str(demo_port),
+        "--workers",
+        "2",
     )
 
     try:
         demo_url = f"http://localhost:{demo_port}"
         _wait_for(demo_url + "/demo/")
-        yield PolicyService(process.url, sitekey, secret, demo_url, data_dir)
+        yield process, demo_url
     finally:
         process.stop()
+
+
+@contextmanager
+def policy_service(data_dir: Path, policy: SitePolicy) -> Iterator[PolicyService]:
+    """Run ``serve --demo`` for a new site of ``localhost`` with ``policy``."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sitekey, secret = _create_site(data_dir, policy)
+
+    with demo_service(data_dir) as (process, demo_url):
+        yield PolicyService(process.url, sitekey, secret, demo_url, data_dir)
 
 
 # Answers of image challenges, computed the way the service computes them.

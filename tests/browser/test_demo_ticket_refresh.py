@@ -17,13 +17,10 @@ from playwright.sync_api import expect
 from challenge_service.config import MIN_TTL
 from challenge_service.demo.booking import ACTION
 from challenge_service.demo.booking import HOUSEHOLD_QUOTA
-from tests.servers import free_port
-from tests.servers import ServiceProcess
 
 from .escalation import _create_site
-from .escalation import _wait_for
+from .escalation import demo_service
 from .escalation import pinned_policy
-from .escalation import SIGNING_KEY
 from .portal_steps import fill_with_keyboard
 from .portal_steps import focused_element
 from .portal_steps import TOKEN_FIELD
@@ -60,22 +57,13 @@ def short_ticket_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Po
     data_dir = tmp_path_factory.mktemp("short-tickets")
     policy = pinned_policy(0, quotas={ACTION: HOUSEHOLD_QUOTA})
     sitekey, secret = _create_site(data_dir, policy)
-    demo_port = free_port()
     env = {
-        "CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY,
         "CHALLENGE_SERVICE_RISK_TICKET_TTL": str(MIN_TTL),
         "CHALLENGE_SERVICE_TOKEN_TTL": str(TOKEN_TTL),
     }
-    process = ServiceProcess(
-        data_dir, env, "--demo", "--demo-port", str(demo_port), "--workers", "2"
-    )
 
-    try:
-        demo_url = f"http://localhost:{demo_port}"
-        _wait_for(demo_url + "/demo/")
+    with demo_service(data_dir, env) as (process, demo_url):
         yield Portal(process.url, demo_url, sitekey, secret)
-    finally:
-        process.stop()
 
 
 @pytest.fixture

@@ -36,10 +36,9 @@ from challenge_service.policies import Policies
 from challenge_service.policy import SitePolicy
 from challenge_service.sites import create_site
 from challenge_service.storage import open_store
-from tests.servers import free_port
 from tests.servers import ServiceProcess
 
-from .escalation import _wait_for
+from .escalation import demo_service
 from .escalation import SIGNING_KEY
 
 NO_TICKET_FR = "La vérification anti-robot n’a pas été faite depuis cette page."
@@ -196,21 +195,12 @@ class QuotaPortal(Portal):
 def quota_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuotaPortal]:
     """Run ``serve --demo`` on a new data folder, with the demo site it creates."""
     data_dir = tmp_path_factory.mktemp("quota-demo")
-    demo_port = free_port()
-    env = {"CHALLENGE_SERVICE_SIGNING_KEYS": SIGNING_KEY}
-    process = ServiceProcess(
-        data_dir, env, "--demo", "--demo-port", str(demo_port), "--workers", "2"
-    )
 
-    try:
-        demo_url = f"http://localhost:{demo_port}"
-        _wait_for(demo_url + "/demo/")
+    with demo_service(data_dir) as (process, demo_url):
         site = json.loads((data_dir / DEMO_SITE_FILE).read_text())
         yield QuotaPortal(
             process.url, demo_url, site["sitekey"], site["secret"], process
         )
-    finally:
-        process.stop()
 
 
 # The page's risk ticket.
