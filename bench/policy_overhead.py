@@ -105,7 +105,7 @@ def measure(adaptive: bool, load: WrkSettings, workers: int, addresses: int) -> 
         port = free_port()
         server = start_server(service_command(port, workers, Path(folder)), port, env)
         # CPU per request is steadier than throughput on a shared machine.
-        # The server answers once its first worker runs, so wait for all.
+        # The server responds once its first worker runs, so wait for all.
         worker_ids = _workers(server.pid, workers)
         cpu_before = sum(cpu_seconds(pid) for pid in worker_ids)
 

@@ -32,6 +32,7 @@ from .service import MIN_ANSWER_SECONDS
 from .sites import create_site
 from .sites import rotate_secret
 from .storage import open_store
+from .storage import Site
 from .storage import Store
 from .storage.base import MAX_EVENTS_LIMIT
 from .storage.base import validate_time
@@ -78,6 +79,18 @@ def _store(data_dir: Path | None) -> Store:
             f"{error.message} Check CHALLENGE_SERVICE_DATA_DIR or --data-dir"
             " (a folder the service can write) and CHALLENGE_SERVICE_STORE_URL."
         ) from None
+
+
+def _site_or_fail(store: Store, sitekey: str) -> Site:
+    """Return the site of ``sitekey``, or exit with an error naming it."""
+    site = store.site_by_sitekey(sitekey)
+
+    if site is None:
+        raise click.ClickException(
+            f"No site has the site key {sitekey!r}; see `sites list`."
+        )
+
+    return site
 
 
 def _data_dir_option(function):
@@ -272,12 +285,7 @@ def sites_rotate_secret(sitekey: str, grace: int | None, data_dir: Path | None) 
 
     store = _store(data_dir)
     now = time.time()
-    before = store.site_by_sitekey(sitekey)
-
-    if before is None:
-        raise click.ClickException(
-            f"No site has the site key {sitekey!r}; see `sites list`."
-        )
+    before = _site_or_fail(store, sitekey)
 
     _, secret = rotate_secret(store, sitekey, now, grace)
     click.echo(f"secret:   {secret}")
@@ -309,12 +317,7 @@ def sites_policy(
 ) -> None:
     """Show or change a site's risk policy: thresholds, budgets, quotas."""
     store = _store(data_dir)
-    site = store.site_by_sitekey(sitekey)
-
-    if site is None:
-        raise click.ClickException(
-            f"No site has the site key {sitekey!r}; see `sites list`."
-        )
+    site = _site_or_fail(store, sitekey)
 
     policies = Policies(store)
     values = {} if reset else policies.get(site).to_dict()
@@ -469,7 +472,7 @@ def _parse_time(value: str, option: str) -> float:
     try:
         validate_time(timestamp, option)
     except ValueError:
-        # Only dates after the year 5000 are out of the store's range.
+        # Only dates after about the year 5100 are out of the store's range.
         raise click.BadParameter(
             f"{value!r} is later than the audit trail can store; write a date"
             " before the year 5000.",
@@ -528,14 +531,7 @@ def audit(
     site_id = None
 
     if sitekey is not None:
-        site = store.site_by_sitekey(sitekey)
-
-        if site is None:
-            raise click.ClickException(
-                f"No site has the site key {sitekey!r}; see `sites list`."
-            )
-
-        site_id = site.id
+        site_id = _site_or_fail(store, sitekey).id
 
     events = store.events(start, end, limit, site_id=site_id)
 

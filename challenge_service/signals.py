@@ -3,9 +3,9 @@
 Raw IP addresses and the portal's subject ids never reach the store or the
 logs: each becomes an HMAC under a key that lives in the shared store, so all
 instances agree on it. Network and subject hashes for the risk signals use a
-random key of the day, which the purge deletes once the day is over: from
-then on, that day's hashes cannot be linked to an address or a subject, nor
-to the next day's, even by someone who reads the store. The hash that counts
+random key of the day, which the purge deletes once the day is over. From
+then on, nobody can link that day's hashes to an address, a subject or the
+next day's hashes, even with the store in hand. The hash that counts
 a subject's quota must stay stable over the quota's window, so it uses a key
 that does not change. IPv6 addresses are grouped by /64, the block a single
 household or host usually gets.
@@ -37,8 +37,8 @@ HASH_KEY_SETTING = "visitor-hash-key"
 #: followed by the day's number since the Unix epoch.
 DAY_KEY_SETTING = "visitor-hash-key:"
 
-#: Days before yesterday whose keys each purge deletes; older keys are
-#: left only if no purge ran for this long.
+#: Days before yesterday whose keys each purge deletes. Older keys are left
+#: only if no purge ran for this long.
 DAY_KEY_LOOKBACK = 60
 
 #: Seconds of one day of the rotating hash key.
@@ -62,7 +62,7 @@ COUNTERS = {
 
 
 #: Counters read for a network with each challenge request: its rate, then
-#: the signals that its answers and tokens raised.
+#: the signals raised by its wrong, fast and replayed submissions.
 _NETWORK_NAMES = tuple(
     COUNTERS[code]
     for code in ("network-rate", "wrong-answers", "fast-solve", "fast-answer", "replay")
@@ -108,7 +108,7 @@ def network_of(address: str) -> str:
     A port after the address, as some proxies write it (``198.51.100.7:443``
     or ``[2001:db8::1]:443``), is ignored. Anything else that is not an
     address counts as the network ``unknown``, which every such request
-    shares, and a warning says so at most once a minute.
+    shares, and a warning is logged at most once a minute.
     """
     parsed = _parse_address(address)
 
@@ -182,8 +182,8 @@ class Visitors:
         #: first, which places the sum in its bucket, and their number.
         self._pending: dict[tuple[str, str, int, int], list] = {}
         self._pending_counts: dict[tuple[str, str, int], int] = {}
-        #: Counts of the write in progress, and of the last write that landed
-        #: with the number of writes so far.
+        #: Counts of the write in progress and of the last write that landed,
+        #: and the number of writes that landed.
         self._writing: dict[tuple[str, str, int], int] = {}
         self._written: dict[tuple[str, str, int], int] = {}
         self._generation = 0
@@ -208,11 +208,15 @@ class Visitors:
                 f"{DAY_KEY_SETTING}{day}", secrets.token_hex(32)
             )
             key = bytes.fromhex(claimed)
-            # A replaced dict, so that concurrent readers never see it change.
-            self._day_keys = {
-                **{known: value for known, value in self._day_keys.items() if known >= day - 1},
-                day: key,
+            # Only today's and yesterday's keys are kept. The dict is replaced,
+            # not changed, so that concurrent readers never see it change.
+            kept = {
+                known: value
+                for known, value in self._day_keys.items()
+                if known >= day - 1
             }
+            kept[day] = key
+            self._day_keys = kept
 
         return key
 
@@ -286,7 +290,7 @@ class Visitors:
 
         with self._lock:
             # A write that landed during the read may be missing from it, so
-            # its counts are added: a rare overcount, never an undercount.
+            # its counts are added: a rare overcount rather than an undercount.
             landed = self._written if self._generation != generation else {}
 
             for counter, stored, cached in hits:
@@ -305,8 +309,8 @@ class Visitors:
                 self._add_pending(counter, now)
 
         if at_once:
-            # Other processes' pending events stay unseen for one interval at
-            # most, because their requests of this network go to the store too.
+            # Other processes' pending events stay unseen for one flush interval
+            # at most, because their requests of this network go to the store too.
             generation = self._generation
             stored = self.store.hit(*network_counter, now)
 

@@ -468,10 +468,8 @@ class SQLiteStore(StoreBase):
     def _count_names(
         self, names: tuple[str, ...], key: str, window: int, span: CounterSpan
     ) -> list[int]:
-        try:
+        with self._errors_as_unavailable():
             sums = _sum_names(self._connection(), names, key, window, span.first)
-        except (sqlite3.Error, OSError) as error:
-            raise self._unavailable(error) from error
 
         return [sums.get(name, 0) for name in names]
 

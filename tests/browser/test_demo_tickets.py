@@ -327,7 +327,7 @@ def portal_without_service(tmp_path) -> Iterator[Any]:
     site_file = tmp_path / "site.json"
     site_file.write_text(json.dumps({"sitekey": "site_a", "secret": "secret_b"}))
 
-    # A bound socket that does not listen holds the port, so every connection
+    # A bound socket that does not listen keeps the port, so every connection
     # to it is refused.
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
